@@ -1,0 +1,1 @@
+"""tsadbench: Ray-distributed hyperparameter and benchmark orchestrator for multivariate TSAD."""

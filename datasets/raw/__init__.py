@@ -1,0 +1,48 @@
+"""Readers of the raw layouts users have (one module per layout) and the registry that maps a
+dataset name to the layouts it may come in."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import preprocessed, psm, smd, swat, telemanom, wadi
+from .base import Layout, ReadOptions, Record, UnknownDatasetError
+
+READERS: dict[str, tuple[Layout, ...]] = {
+    "SMD": (smd.LAYOUT, preprocessed.layout("SMD")),
+    "SMAP": (telemanom.layout("SMAP"), preprocessed.layout("SMAP")),
+    "MSL": (telemanom.layout("MSL"), preprocessed.layout("MSL")),
+    "PSM": (psm.LAYOUT, preprocessed.layout("PSM")),
+    "SWaT": (swat.LAYOUT, preprocessed.layout("SWaT")),
+    "WADI": (wadi.LAYOUT, preprocessed.layout("WADI")),
+}
+
+__all__ = ["READERS", "Layout", "ReadOptions", "Record", "UnknownDatasetError", "dataset_name",
+           "find_layout"]
+
+
+def dataset_name(name: str) -> str:
+    """The registered spelling of `name` (any letter case); raises listing the known names."""
+    for known in READERS:
+        if known.lower() == name.lower():
+            return known
+    raise UnknownDatasetError(f"unknown dataset {name!r}; known datasets: {', '.join(READERS)}")
+
+
+def find_layout(dataset: str, folder: Path, layout: str | None = None) -> Layout:
+    """The layout of `dataset` found in `folder` (or the one named `layout`)."""
+    layouts = READERS[dataset_name(dataset)]
+    if not Path(folder).is_dir():
+        raise FileNotFoundError(f"{folder}: folder not found; pass --from the folder holding your "
+                                f"{dataset} files (or run `python -m tsadbench.datasets download {dataset}`)")
+    if layout is not None:
+        chosen = [candidate for candidate in layouts if candidate.name == layout]
+        if not chosen:
+            raise UnknownDatasetError(f"unknown layout {layout!r} for {dataset}; known layouts: "
+                                      f"{', '.join(candidate.name for candidate in layouts)}")
+        return chosen[0]
+    for candidate in layouts:
+        if candidate.matches(Path(folder)):
+            return candidate
+    expected = "; ".join(f"{candidate.name}: {candidate.expects}" for candidate in layouts)
+    raise FileNotFoundError(f"{folder}: holds none of the {dataset} layouts ({expected}); point "
+                            "--from at the folder holding those files")

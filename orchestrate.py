@@ -1,0 +1,150 @@
+#!/usr/bin/env python
+"""Run a Ray Tune + Optuna benchmark grid: one experiment per (model, dataset).
+
+    python orchestrate.py --grid smoke                      # every model x synthetic data, minutes
+    python orchestrate.py --grid all --data-root DATA       # every model x every dataset found
+    python orchestrate.py --grid all --address HEAD:6379    # on an existing Ray cluster
+
+The command line only: grids, flags and messages. Everything that knows Ray lives in
+`tsadbench.tuning`; results tables come from `tsadbench.results`.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+# The repository root is the package `tsadbench`; its folders must never be importable as
+# top-level packages (our `datasets` would shadow the Hugging Face one), so drop the script's
+# own folder from the import path before anything else is imported.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+
+import argparse  # noqa: E402
+import datetime as dt  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import yaml  # noqa: E402
+
+from tsadbench.datasets.canonical import DatasetFormatError  # noqa: E402
+from tsadbench.datasets.preprocessing import NAN_POLICIES  # noqa: E402
+from tsadbench.datasets.registry import UnknownDatasetError, resolve_data_root  # noqa: E402
+from tsadbench.datasets.windows import WindowTooLongError  # noqa: E402
+from tsadbench.search_spaces import SearchSpaceError  # noqa: E402
+from tsadbench.tuning.grids import GRIDS, UnknownGridError, get_grid  # noqa: E402
+from tsadbench.tuning.objectives import OBJECTIVES, UnknownObjectiveError  # noqa: E402
+from tsadbench.zoo import UnknownModelError  # noqa: E402
+from tsadbench.zoo.base import ModelConfigError  # noqa: E402
+
+USER_ERRORS = (UnknownModelError, UnknownDatasetError, UnknownGridError, UnknownObjectiveError, SearchSpaceError,
+               DatasetFormatError, WindowTooLongError, ModelConfigError, FileNotFoundError, ValueError)
+DEFAULT_STORAGE = Path("ray_results")
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def _fixed_value(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got '{text}'")
+    return key.strip(), yaml.safe_load(value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="orchestrate.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--grid", required=True, help=f"which grid: {', '.join(GRIDS)}")
+    parser.add_argument("--models", type=_names, help="comma-separated models (default: the grid's)")
+    parser.add_argument("--datasets", type=_names,
+                        help="comma-separated datasets: NAME (all entities, concatenated) or NAME/ENTITY")
+    parser.add_argument("--num-samples", type=int, help="trials per (model, dataset)")
+    parser.add_argument("--max-concurrent", type=int, help="trials running at once per experiment")
+    parser.add_argument("--cpus-per-trial", type=float, default=1.0)
+    parser.add_argument("--gpus-per-trial", type=float, default=0.0, help="fractions pack trials on a GPU")
+    parser.add_argument("--objective", default="val_loss", choices=sorted(OBJECTIVES),
+                        help="what Optuna optimises and ASHA compares (default: val_loss, label-free)")
+    parser.add_argument("--fix", type=_fixed_value, action="append", default=[], metavar="KEY=VALUE",
+                        help="fix a hyperparameter for every model that has it (repeatable)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--storage", type=Path, default=DEFAULT_STORAGE, help="where experiments are written")
+    parser.add_argument("--name", help="run folder under --storage (default: GRID-<timestamp>)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run --name (default: the newest run of this grid); "
+                             "complete experiments are skipped, interrupted ones restored")
+    parser.add_argument("--data-root", help="canonical dataset store (default: $TSAD_DATA_ROOT)")
+    parser.add_argument("--nan-policy", default="error", choices=NAN_POLICIES)
+    parser.add_argument("--time-budget", type=float, help="seconds per experiment before Tune stops it")
+    parser.add_argument("--address", help="join an existing Ray cluster (e.g. HEAD:6379 or auto)")
+    parser.add_argument("--num-cpus", type=int, help="CPUs of the embedded local cluster (default: all)")
+    parser.add_argument("--no-dashboard", action="store_true", help="start the local cluster without dashboard")
+    parser.add_argument("--dashboard-host", default="127.0.0.1",
+                        help="interface of the local dashboard (default 127.0.0.1; 0.0.0.0 exposes it)")
+    return parser
+
+
+def _run_name(args: argparse.Namespace, storage: Path) -> str:
+    if args.name:
+        return args.name
+    if args.resume:
+        runs = sorted(p.name for p in storage.glob(f"{args.grid}-*") if p.is_dir())
+        if not runs:
+            raise FileNotFoundError(f"no earlier run of grid '{args.grid}' under {storage} to resume")
+        return runs[-1]
+    return f"{args.grid}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    storage = args.storage.expanduser().resolve()
+    try:
+        from tsadbench.tuning.runner import GridRequest, plan_grid
+
+        request = GridRequest(
+            grid=get_grid(args.grid), storage=storage, run_name=_run_name(args, storage), models=args.models,
+            datasets=args.datasets, num_samples=args.num_samples, max_concurrent=args.max_concurrent,
+            cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial, objective=args.objective,
+            seed=args.seed, fixed=dict(args.fix), data_root=resolve_data_root(args.data_root),
+            nan_policy=args.nan_policy, time_budget_s=args.time_budget,
+        )
+        plan = plan_grid(request)
+    except USER_ERRORS as error:
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
+    return _run(plan, args)
+
+
+def _run(plan, args: argparse.Namespace) -> int:
+    from tsadbench.results.tables import write_tables
+    from tsadbench.tuning.cluster import start_ray, stop_ray
+    from tsadbench.tuning.runner import run_grid
+
+    grid_dir = plan.request.grid_dir
+    print(f"grid '{plan.request.grid.name}': {len(plan.experiments)} experiment(s) -> {grid_dir}")
+    for note in plan.notes:
+        print(f"note: {note}")
+    if plan.missing_benchmarks:
+        print(f"not found under the data root: {', '.join(plan.missing_benchmarks)} "
+              "(see `python -m datasets prepare`)")
+    cluster = start_ray(args.address, dashboard=not args.no_dashboard, dashboard_host=args.dashboard_host,
+                        num_cpus=args.num_cpus)
+    try:
+        print(f"Ray cluster {cluster.address}: {cluster.resources.get('CPU', 0):g} CPU, "
+              f"{cluster.resources.get('GPU', 0):g} GPU")
+        if cluster.dashboard_url:
+            print(f"Ray dashboard: {cluster.dashboard_url}" + (f" ({cluster.token_hint})" if cluster.token_hint else ""))
+        outcomes = run_grid(plan)
+    finally:
+        stop_ray()
+    interrupted = [o for o in outcomes if o.status == "interrupted"]
+    written = write_tables(grid_dir)
+    print(f"trials: {sum(o.trials for o in outcomes)} run, {sum(o.errors for o in outcomes)} failed")
+    print(f"tables: {written['main.md'].parent} (main.md/.tex/.csv, honest.*, records.csv, trials.csv)")
+    if interrupted or len(outcomes) < len(plan.experiments):
+        print(f"interrupted: continue with  python orchestrate.py --grid {args.grid} --name {grid_dir.name} --resume")
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

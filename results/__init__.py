@@ -1,0 +1,1 @@
+"""Tables (CSV, Markdown, LaTeX) built from stored trial records alone."""

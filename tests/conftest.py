@@ -1,0 +1,37 @@
+"""Shared test set-up: a quiet environment for Ray and one local Ray session for the whole run."""
+import os
+
+for _key, _value in {
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "RAY_AUTH_MODE": "disabled",
+    "RAY_AIR_NEW_OUTPUT": "0",
+    "RAY_DEDUP_LOGS": "1",
+    "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0",
+}.items():
+    os.environ.setdefault(_key, _value)
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+
+SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "datasets")
+
+
+@pytest.fixture(scope="session")
+def shared_data_root():
+    """The staged real datasets beside the checkout (skips where they are absent)."""
+    if not os.path.isdir(SHARED_DATA):
+        pytest.skip("../shared/datasets is not present on this machine")
+    return os.path.abspath(SHARED_DATA)
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One quiet local Ray cluster for every Ray test of the run (never two at once)."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=256 * 2**20, log_to_driver=False,
+             logging_level="warning")
+    yield ray
+    ray.shutdown()

@@ -1,0 +1,63 @@
+"""A real grid on the local Ray cluster: OptunaSearch + ASHA trials, tables that match the trial
+records, a failing trial that does not sink the grid, and a rerun that redoes nothing."""
+import json
+
+import pandas as pd
+import pytest
+
+from tsadbench.results.tables import write_tables
+from tsadbench.tuning.grids import GridSpec
+from tsadbench.tuning.runner import GridRequest, plan_grid, run_grid
+
+pytestmark = pytest.mark.ray
+
+TINY = GridSpec("tiny", "test grid", models=("mlp_autoencoder", "random"), datasets=("synthetic",), num_samples=2,
+                max_concurrent=2, epochs_cap=2, max_windows_per_epoch=256, tiny_models=True)
+
+
+def _last_reports(experiment_dir):
+    reports = []
+    for result in sorted(experiment_dir.glob("*/result.json")):
+        lines = [json.loads(line) for line in result.read_text().splitlines() if line.strip()]
+        reports.append(lines[-1])
+    return reports
+
+
+def test_grid_runs_reports_and_tables_match_the_records(ray_session, tmp_path):
+    plan = plan_grid(GridRequest(grid=TINY, storage=tmp_path, run_name="run"))
+    lines = []
+    outcomes = run_grid(plan, printer=lines.append)
+    assert [(o.name, o.status, o.trials, o.errors) for o in outcomes] == [
+        ("mlp_autoencoder__synthetic", "complete", 2, 0), ("random__synthetic", "complete", 2, 0)]
+    assert sum("done after" in line for line in lines) == 4
+
+    autoencoder = _last_reports(tmp_path / "run" / "mlp_autoencoder__synthetic")
+    assert len(autoencoder) == 2 and all(r["epoch"] == r["epochs_planned"] for r in autoencoder)
+    best = min(autoencoder, key=lambda r: r["val_loss"])
+    written = write_tables(tmp_path / "run")
+    main = pd.read_csv(written["main.csv"], header=[0, 1], index_col=0, dtype=str)
+    for metric, key in (("P", "pa_precision"), ("R", "pa_recall"), ("F1", "pa_f1")):
+        assert main.loc["MLP autoencoder", ("synthetic", metric)] == f"{100 * best['at_compat'][key]:.2f}"
+    honest = written["honest.md"].read_text()
+    assert f"{100 * best['threshold_free']['roc_auc']:.2f}" in honest
+    assert f"{100 * best['best_f1']['pa_f1']:.2f}" in honest and "‡" in honest
+    records = pd.read_csv(written["records.csv"])
+    oracle_rows = records[records.threshold_protocol == "best-f1"]
+    assert oracle_rows.oracle.all() and not records[records.threshold_protocol == "at-compat"].oracle.any()
+    assert set(records.objective) == {"val_loss"} and not records.objective_uses_test_labels.any()
+
+    rerun = run_grid(plan_grid(GridRequest(grid=TINY, storage=tmp_path, run_name="run")), printer=lines.append)
+    assert [o.status for o in rerun] == ["skipped", "skipped"]
+    assert len(list((tmp_path / "run" / "mlp_autoencoder__synthetic").glob("*/params.json"))) == 2
+
+
+def test_a_crashing_trial_is_recorded_and_the_grid_goes_on(ray_session, tmp_path):
+    request = GridRequest(grid=TINY, storage=tmp_path, run_name="broken", fixed={"lr": -1.0}, num_samples=1)
+    outcomes = run_grid(plan_grid(request), printer=lambda line: None)
+    assert [(o.status, o.errors) for o in outcomes] == [("complete", 1), ("complete", 0)]
+    trials = pd.read_csv(write_tables(tmp_path / "broken")["trials.csv"])
+    failed = trials[trials.status == "ERROR"]
+    assert list(failed.experiment) == ["mlp_autoencoder__synthetic"]
+    assert "lr > 0" in failed.error.iloc[0]
+    main = (tmp_path / "broken" / "tables" / "main.md").read_text()
+    assert "| MLP autoencoder | — | — | — |" in main and "no finished trial" in main

@@ -1,0 +1,53 @@
+"""orchestrate.py from a user's shell: bad input ends in one line and exit code 2; a real grid
+joins a running cluster with --address and writes its tables."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _orchestrate(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "orchestrate.py"), *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT, env={**os.environ, "TSAD_DATA_ROOT": ""})
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--grid", "smoke", "--models", "nope"], "unknown model 'nope': known models are"),
+    (["--grid", "smoke", "--datasets", "nope"], "unknown dataset 'nope' (no data root given"),
+    (["--grid", "smoke", "--models", "mlp_autoencoder", "--fix", "win_size=100000"],
+     "win_size=100000 for mlp_autoencoder on synthetic is longer than the shortest split (800 points): "
+     "choose win_size <= 800"),
+    (["--grid", "smoke", "--data-root", "/no/such/folder"], "data root /no/such/folder (from --data-root) is not a folder"),
+    (["--grid", "nope"], "unknown grid 'nope': known grids are smoke, all"),
+    (["--grid", "smoke", "--fix", "nonsense=1"], "--fix nonsense: no model of this grid has that hyperparameter"),
+])
+def test_bad_input_is_one_line_and_exit_code_2(args, message):
+    completed = _orchestrate(*args)
+    assert completed.returncode == 2
+    assert "Traceback" not in completed.stderr
+    lines = completed.stderr.strip().splitlines()
+    assert lines == [f"orchestrate.py: error: {lines[0].split('error: ', 1)[1]}"] and message in lines[0]
+
+
+def test_missing_dataset_under_a_real_root_lists_what_is_there(shared_data_root):
+    completed = _orchestrate("--grid", "smoke", "--datasets", "PSM", "--data-root", shared_data_root)
+    assert completed.returncode == 2
+    assert "unknown dataset 'PSM' under" in completed.stderr and "SMD" in completed.stderr
+
+
+@pytest.mark.ray
+def test_smoke_grid_on_an_existing_cluster_writes_tables(ray_session, tmp_path):
+    address = ray_session.get_runtime_context().gcs_address
+    completed = _orchestrate("--grid", "smoke", "--address", address, "--num-samples", "2",
+                             "--models", "mlp_autoencoder,random",
+                             "--storage", str(tmp_path), "--name", "cli")
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "trials: 4 run, 0 failed" in completed.stdout
+    tables = tmp_path / "cli" / "tables"
+    assert f"tables: {tables}" in completed.stdout
+    main = (tables / "main.md").read_text()
+    assert "| MLP autoencoder |" in main and "| Random score |" in main

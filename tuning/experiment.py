@@ -1,0 +1,176 @@
+"""One Ray Tune experiment per (model, dataset): OptunaSearch behind a ConcurrencyLimiter, ASHA
+over epochs, checkpoints every epoch, and resume of an interrupted experiment.
+
+An experiment folder holds Ray's own files plus `tsadbench_experiment.json` (what was run, on
+which data, under which objective and protocols) and, once every trial has ended,
+`tsadbench_complete.json`; a complete experiment is never run again.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import subprocess
+from pathlib import Path
+from typing import Any, Sequence
+
+import optuna
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler
+from ray.tune.search import ConcurrencyLimiter
+from ray.tune.search.optuna import OptunaSearch
+
+from ..search_spaces import SearchSpace
+from ..zoo import get_model
+from .objectives import Objective
+from .trainable import tsad_trainable
+from .trial import TrialSettings
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+EXPERIMENT_FILE = "tsadbench_experiment.json"
+COMPLETE_FILE = "tsadbench_complete.json"
+ASHA_GRACE_EPOCHS = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentPlan:
+    """Everything needed to run, or resume, one (model, dataset) experiment."""
+
+    settings: TrialSettings
+    space: SearchSpace
+    objective: Objective
+    num_samples: int
+    max_concurrent: int
+    resources: dict[str, float]
+    grid_dir: Path
+    data_provenance: dict[str, Any]
+    time_budget_s: float | None = None
+
+    @property
+    def name(self) -> str:
+        return experiment_name(self.settings.model, self.settings.dataset)
+
+    @property
+    def path(self) -> Path:
+        return self.grid_dir / self.name
+
+    @property
+    def max_epochs(self) -> int:
+        """The most epochs a trial of this experiment can run (ASHA's max_t)."""
+        if "epochs" in self.space.params:
+            most = int(self.space.params["epochs"].high)
+        else:
+            most = int(self.space.fixed.get("epochs", 1))
+        cap = self.settings.epochs_cap
+        return most if cap is None else min(most, cap)
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentOutcome:
+    """How an experiment ended: `complete`, `skipped` (complete before) or `interrupted`."""
+
+    name: str
+    path: Path
+    status: str
+    trials: int
+    errors: int
+
+
+def experiment_name(model: str, dataset: str) -> str:
+    """Folder name of the (model, dataset) experiment."""
+    return f"{model}__{dataset.replace('/', '-')}"
+
+
+def _code_version() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent, text=True,
+                              capture_output=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _metadata(plan: ExperimentPlan) -> dict[str, Any]:
+    return {
+        "model": plan.settings.model,
+        "model_display_name": get_model(plan.settings.model).display_name,
+        "dataset": plan.settings.dataset,
+        "settings": dataclasses.asdict(plan.settings),
+        "objective": dataclasses.asdict(plan.objective),
+        "early_stopping": f"ASHA on {plan.objective.metric} ({plan.objective.split} split), "
+                          f"grace {min(ASHA_GRACE_EPOCHS, plan.max_epochs)} epochs, max {plan.max_epochs}",
+        "num_samples": plan.num_samples,
+        "max_concurrent": plan.max_concurrent,
+        "resources": plan.resources,
+        "search_space": {"file": str(plan.space.path), "fixed": plan.space.fixed,
+                         "params": {k: dataclasses.asdict(v) for k, v in plan.space.params.items()},
+                         "first_points": plan.space.first_points_for(plan.settings.dataset)},
+        "data": plan.data_provenance,
+        "code_version": _code_version(),
+        "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _trial_dirname(trial: Any) -> str:
+    return f"trial_{trial.trial_id}"
+
+
+def _new_tuner(plan: ExperimentPlan, trainable: Any, callbacks: Sequence[tune.Callback]) -> tune.Tuner:
+    searcher = OptunaSearch(
+        space=plan.space.define_by_run,
+        metric=plan.objective.metric,
+        mode=plan.objective.mode,
+        points_to_evaluate=plan.space.first_points_for(plan.settings.dataset) or None,
+        sampler=optuna.samplers.TPESampler(seed=plan.settings.seed),
+        study_name=plan.name,
+    )
+    scheduler = ASHAScheduler(time_attr="training_iteration", max_t=plan.max_epochs,
+                              grace_period=min(ASHA_GRACE_EPOCHS, plan.max_epochs), reduction_factor=2)
+    return tune.Tuner(
+        trainable,
+        param_space={},
+        tune_config=tune.TuneConfig(
+            search_alg=ConcurrencyLimiter(searcher, max_concurrent=plan.max_concurrent),
+            scheduler=scheduler,
+            num_samples=plan.num_samples,
+            metric=plan.objective.metric,
+            mode=plan.objective.mode,
+            reuse_actors=True,
+            time_budget_s=plan.time_budget_s,
+            trial_dirname_creator=_trial_dirname,
+        ),
+        run_config=tune.RunConfig(
+            name=plan.name,
+            storage_path=str(plan.grid_dir),
+            verbose=0,
+            callbacks=list(callbacks),
+            failure_config=tune.FailureConfig(max_failures=0),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+        ),
+    )
+
+
+def run_experiment(plan: ExperimentPlan, data_ref: Any, callbacks: Sequence[tune.Callback] = ()) -> ExperimentOutcome:
+    """Run the experiment, resume it if it was interrupted, or skip it if it is complete."""
+    if (plan.path / COMPLETE_FILE).is_file():
+        summary = json.loads((plan.path / COMPLETE_FILE).read_text())
+        return ExperimentOutcome(plan.name, plan.path, "skipped", summary["trials"], summary["errors"])
+    trainable = tune.with_resources(
+        tune.with_parameters(tsad_trainable, data_ref=data_ref, settings=plan.settings), plan.resources
+    )
+    if tune.Tuner.can_restore(str(plan.path)):
+        tuner = tune.Tuner.restore(str(plan.path), trainable, resume_unfinished=True, resume_errored=False,
+                                   restart_errored=False)
+    else:
+        plan.path.mkdir(parents=True, exist_ok=True)
+        (plan.path / EXPERIMENT_FILE).write_text(json.dumps(_metadata(plan), indent=2, default=str))
+        tuner = _new_tuner(plan, trainable, callbacks)
+    results = tuner.fit()
+    ended = results.num_terminated + results.num_errors
+    finished = ended == len(results) and (len(results) >= plan.num_samples or plan.time_budget_s is not None)
+    if not finished:
+        return ExperimentOutcome(plan.name, plan.path, "interrupted", len(results), results.num_errors)
+    summary = {"trials": len(results), "errors": results.num_errors,
+               "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    (plan.path / COMPLETE_FILE).write_text(json.dumps(summary, indent=2))
+    return ExperimentOutcome(plan.name, plan.path, "complete", len(results), results.num_errors)

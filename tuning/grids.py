@@ -1,0 +1,48 @@
+"""Named grids: which models and datasets, and how big each experiment is."""
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class GridSpec:
+    """A named grid. `models`/`datasets` None means every registered model / every dataset
+    found (built-in ones included); `epochs_cap` and `max_windows_per_epoch` shrink trials, and
+    `tiny_models` fixes each search space's `smoke` values."""
+
+    name: str
+    description: str
+    models: tuple[str, ...] | None
+    datasets: tuple[str, ...] | None
+    num_samples: int
+    max_concurrent: int
+    epochs_cap: int | None = None
+    max_windows_per_epoch: int | None = None
+    tiny_models: bool = False
+
+
+GRIDS: dict[str, GridSpec] = {
+    grid.name: grid
+    for grid in (
+        GridSpec("smoke", "every registered model on the synthetic set, tiny trials (minutes on a laptop)",
+                 models=None, datasets=("synthetic",), num_samples=3, max_concurrent=2, epochs_cap=4,
+                 max_windows_per_epoch=1024, tiny_models=True),
+        GridSpec("all", "every registered model x every dataset found under the data root + synthetic",
+                 models=None, datasets=None, num_samples=20, max_concurrent=4),
+    )
+}
+
+
+class UnknownGridError(KeyError):
+    """A grid name that is not defined."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def get_grid(name: str) -> GridSpec:
+    """The grid called `name`."""
+    try:
+        return GRIDS[name]
+    except KeyError:
+        raise UnknownGridError(f"unknown grid '{name}': known grids are {', '.join(GRIDS)}") from None

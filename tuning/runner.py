@@ -1,0 +1,165 @@
+"""A grid, end to end: check every input before Ray starts, load each dataset once, put it in
+the object store once, and run one experiment per (model, dataset)."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Callable
+
+import ray
+
+from ..datasets.preprocessing import PreparedData, prepare
+from ..datasets.registry import available_datasets, load_dataset, missing_public_benchmarks
+from ..search_spaces import SearchSpace, load_search_space
+from ..search_spaces.loader import Distribution
+from ..zoo import MODELS, get_model
+from .experiment import ExperimentOutcome, ExperimentPlan, run_experiment
+from .grids import GridSpec
+from .objectives import get_objective
+from .progress import TrialLinePrinter
+from .trial import RUN_KEYS, TrialSettings
+
+
+class GridConfigError(ValueError):
+    """A grid that cannot run as asked; the message says what to change."""
+
+
+@dataclasses.dataclass(frozen=True)
+class GridRequest:
+    """A grid as the user asked for it (command-line overrides applied)."""
+
+    grid: GridSpec
+    storage: Path
+    run_name: str
+    models: tuple[str, ...] | None = None
+    datasets: tuple[str, ...] | None = None
+    num_samples: int | None = None
+    max_concurrent: int | None = None
+    cpus_per_trial: float = 1
+    gpus_per_trial: float = 0
+    objective: str = "val_loss"
+    seed: int = 0
+    fixed: dict[str, Any] = dataclasses.field(default_factory=dict)
+    data_root: Path | None = None
+    nan_policy: str = "error"
+    val_fraction: float = 0.2
+    time_budget_s: float | None = None
+
+    @property
+    def grid_dir(self) -> Path:
+        return self.storage / self.run_name
+
+
+@dataclasses.dataclass(frozen=True)
+class GridPlan:
+    """Checked experiments, the prepared datasets they share, and notes for the user."""
+
+    request: GridRequest
+    experiments: list[ExperimentPlan]
+    datasets: dict[str, PreparedData]
+    notes: list[str]
+    missing_benchmarks: list[str]
+
+
+def _fit_window_to_data(space: SearchSpace, model: str, data: PreparedData, notes: list[str]) -> SearchSpace:
+    """Clip the win_size range to what the dataset's shortest split holds, or refuse."""
+    limit = data.shortest_split
+    where = f"{model} on {data.name}"
+    if "win_size" in space.fixed:
+        if space.fixed["win_size"] > limit:
+            raise GridConfigError(
+                f"win_size={space.fixed['win_size']} for {where} is longer than the shortest split "
+                f"({limit} points): choose win_size <= {limit}"
+            )
+        return space
+    if "win_size" not in space.params:
+        default = get_model(model).Config().win_size
+        if default > limit:
+            raise GridConfigError(f"{where}: the default win_size={default} exceeds the shortest split ({limit} points): "
+                                  f"fix one with --fix win_size=N (N <= {limit})")
+        return space
+    window = space.params["win_size"]
+    if window.low > limit:
+        raise GridConfigError(
+            f"{where}: win_size starts at {window.low} in {space.path}, longer than the shortest split "
+            f"({limit} points): lower its 'low' or use --fix win_size=N (N <= {limit})"
+        )
+    if window.high <= limit:
+        return space
+    step = int(window.step or 1)
+    high = window.low + (limit - window.low) // step * step
+    clipped = dataclasses.replace(window, high=high)
+    notes.append(f"{where}: win_size range clipped to [{window.low}, {high}] (shortest split: {limit} points)")
+    first_points = {key: point for key, point in space.first_points.items()
+                    if clipped.contains(point.get("win_size", window.low))}
+    return dataclasses.replace(space, params={**space.params, "win_size": clipped}, first_points=first_points)
+
+
+def _apply_fixed(space: SearchSpace, fixed: dict[str, Any], allowed: set[str]) -> SearchSpace:
+    """Fixed values (--fix, a smoke section) replace the search space's distributions for keys the model has."""
+    own = {key: value for key, value in fixed.items() if key in allowed}
+    if not own:
+        return space
+    params: dict[str, Distribution] = {k: v for k, v in space.params.items() if k not in own}
+    first_points = {name: {k: v for k, v in point.items() if k not in own}
+                    for name, point in space.first_points.items()}
+    return dataclasses.replace(space, params=params, fixed={**space.fixed, **own}, first_points=first_points)
+
+
+def plan_grid(request: GridRequest) -> GridPlan:
+    """Resolve models and datasets, load and prepare data, check every search space."""
+    grid = request.grid
+    models = list(request.models or grid.models or sorted(MODELS))
+    for model in models:
+        get_model(model)
+    found = available_datasets(request.data_root)
+    datasets = list(request.datasets or grid.datasets or found)
+    notes: list[str] = []
+    prepared = {name: prepare(name, load_dataset(name, request.data_root), val_fraction=request.val_fraction,
+                              nan_policy=request.nan_policy) for name in datasets}
+    known_keys = set().union(*(set(f.name for f in dataclasses.fields(get_model(m).Config)) for m in models), RUN_KEYS)
+    unknown_fixed = sorted(set(request.fixed) - known_keys)
+    if unknown_fixed:
+        raise GridConfigError(f"--fix {unknown_fixed[0]}: no model of this grid has that hyperparameter")
+    objective = get_objective(request.objective)
+    experiments = []
+    for model in models:
+        allowed = {f.name for f in dataclasses.fields(get_model(model).Config)} | set(RUN_KEYS)
+        space = load_search_space(model, allowed_keys=allowed)
+        if grid.tiny_models:
+            space = _apply_fixed(space, space.smoke, allowed)
+        space = _apply_fixed(space, request.fixed, allowed)
+        for name in datasets:
+            data = prepared[name]
+            settings = TrialSettings(model=model, dataset=name, seed=request.seed, epochs_cap=grid.epochs_cap,
+                                     max_windows_per_epoch=grid.max_windows_per_epoch, cpus=request.cpus_per_trial)
+            experiments.append(ExperimentPlan(
+                settings=settings,
+                space=_fit_window_to_data(space, model, data, notes),
+                objective=objective,
+                num_samples=request.num_samples or grid.num_samples,
+                max_concurrent=request.max_concurrent or grid.max_concurrent,
+                resources={"cpu": request.cpus_per_trial, "gpu": request.gpus_per_trial},
+                grid_dir=request.grid_dir,
+                data_provenance=data.provenance,
+                time_budget_s=request.time_budget_s,
+            ))
+    missing = missing_public_benchmarks(request.data_root) if request.datasets is None and grid.datasets is None else []
+    return GridPlan(request, experiments, prepared, notes, missing)
+
+
+def run_grid(plan: GridPlan, printer: Callable[[str], None] = print) -> list[ExperimentOutcome]:
+    """Run every experiment of the plan in order; stops early only if one was interrupted."""
+    references = {name: ray.put(data) for name, data in plan.datasets.items()}
+    outcomes = []
+    for number, experiment in enumerate(plan.experiments, start=1):
+        printer(f"[{number}/{len(plan.experiments)}] {experiment.name}: {experiment.num_samples} trials, "
+                f"objective {experiment.objective.name}, at most {experiment.max_epochs} epoch(s)")
+        callback = TrialLinePrinter(experiment.name, experiment.objective.metric, printer)
+        outcome = run_experiment(experiment, references[experiment.settings.dataset], [callback])
+        outcomes.append(outcome)
+        if outcome.status == "skipped":
+            printer(f"[{number}/{len(plan.experiments)}] {experiment.name}: complete in an earlier run, skipped")
+        if outcome.status == "interrupted":
+            break
+    return outcomes

@@ -1,0 +1,4 @@
+"""The model zoo: every detector registers itself here on import (see `registry.py`)."""
+from .registry import MODELS, UnknownModelError, get_model, register
+from . import random_score  # noqa: F401  (registers "random")
+from . import mlp_autoencoder  # noqa: F401  (registers "mlp_autoencoder")

@@ -1,0 +1,242 @@
+"""The model interface: train epoch by epoch, score any series with one score per time point.
+
+A detector knows nothing of Ray, thresholds or metrics. The public methods are final and validate
+their inputs and outputs; a model writes only the private hooks (`_train_epoch`, `_score`, ...).
+Windowed PyTorch models derive from `TorchWindowDetector`, which owns batching, seeding, device
+placement, checkpoint state and the mapping of window scores back to points (through
+`datasets.windows`, the one window utility).
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from ..datasets.windows import points_from_window_values, sliding_windows
+
+
+class ModelConfigError(ValueError):
+    """A model was given a hyperparameter it does not have, or a value it cannot use."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DetectorConfig:
+    """Hyperparameters every detector has; models extend this dataclass with their own."""
+
+    win_size: int = 100
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "DetectorConfig":
+        """Build from a mapping, refusing keys the model does not know."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ModelConfigError(
+                f"{cls.__qualname__} has no hyperparameter(s) {unknown}; known: {sorted(known)}"
+            )
+        config = cls(**values)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        """Raise ModelConfigError for values the model cannot use."""
+        if self.win_size < 1:
+            raise ModelConfigError(f"win_size must be >= 1, got {self.win_size}")
+
+
+class AnomalyDetector(ABC):
+    """A multivariate anomaly detector trained on (assumed normal) training data."""
+
+    name: ClassVar[str]
+    display_name: ClassVar[str]
+    Config: ClassVar[type[DetectorConfig]] = DetectorConfig
+
+    def __init__(self, n_channels: int, config: DetectorConfig, *, seed: int = 0, device: str = "cpu"):
+        if n_channels < 1:
+            raise ModelConfigError(f"n_channels must be >= 1, got {n_channels}")
+        self.n_channels = n_channels
+        self.config = config
+        self.seed = seed
+        self.device = torch.device(device)
+        self.epochs_trained = 0
+
+    def train_epoch(self, train: np.ndarray, *, max_windows: int | None = None) -> dict[str, float]:
+        """Train one epoch on a normalised [T, C] series; returns training statistics."""
+        self._check_series(train, "training series")
+        stats = self._train_epoch(train, max_windows)
+        self.epochs_trained += 1
+        return stats
+
+    def validation_loss(self, series: np.ndarray) -> float:
+        """The training objective on held-out normal data (lower is better, label-free)."""
+        self._check_series(series, "validation series")
+        return float(self._validation_loss(series))
+
+    def score(self, series: np.ndarray) -> np.ndarray:
+        """One finite anomaly score per time point of a [T, C] series (higher = more anomalous)."""
+        self._check_series(series, "series to score")
+        scores = np.asarray(self._score(series), dtype=np.float64)
+        if scores.shape != (series.shape[0],):
+            raise RuntimeError(
+                f"{self.name} returned scores of shape {scores.shape} for {series.shape[0]} points"
+            )
+        if not np.all(np.isfinite(scores)):
+            raise FloatingPointError(f"{self.name} produced non-finite anomaly scores")
+        return scores
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue training or scoring after a restart."""
+        return {"epochs_trained": self.epochs_trained}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what `state_dict` returned."""
+        self.epochs_trained = state["epochs_trained"]
+
+    def _check_series(self, series: np.ndarray, what: str) -> None:
+        if not isinstance(series, np.ndarray) or series.ndim != 2:
+            raise ValueError(f"{what} must be a [time, channels] numpy array, got {type(series).__name__}")
+        if series.shape[1] != self.n_channels:
+            raise ValueError(
+                f"{what} has {series.shape[1]} channels; {self.name} was built for {self.n_channels}"
+            )
+        if series.shape[0] < self.config.win_size:
+            raise ValueError(
+                f"{what} has {series.shape[0]} points, shorter than win_size={self.config.win_size}: "
+                f"choose win_size <= {series.shape[0]}"
+            )
+        if not np.all(np.isfinite(series)):
+            raise ValueError(f"{what} contains NaN or infinite values: clean or fill them first")
+
+    @abstractmethod
+    def _train_epoch(self, train: np.ndarray, max_windows: int | None) -> dict[str, float]:
+        """Model hook: one epoch of training."""
+
+    @abstractmethod
+    def _validation_loss(self, series: np.ndarray) -> float:
+        """Model hook: the training objective on held-out data."""
+
+    @abstractmethod
+    def _score(self, series: np.ndarray) -> np.ndarray:
+        """Model hook: one score per time point."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TorchWindowConfig(DetectorConfig):
+    """Hyperparameters of windowed PyTorch models."""
+
+    lr: float = 1e-3
+    batch_size: int = 64
+    train_stride: int = 1
+    score_stride: int = 0  # 0 means non-overlapping windows (stride = win_size), the AT convention
+
+    def validate(self) -> None:
+        super().validate()
+        if self.win_size < 2:
+            raise ModelConfigError(f"win_size must be >= 2 for a windowed model, got {self.win_size}")
+        if self.lr <= 0 or self.batch_size < 1 or self.train_stride < 1 or self.score_stride < 0:
+            raise ModelConfigError(
+                f"need lr > 0, batch_size >= 1, train_stride >= 1 and score_stride >= 0, got {self}"
+            )
+
+
+class TorchWindowDetector(AnomalyDetector):
+    """Base of windowed PyTorch detectors: a model writes `_build_network`, `_training_step`,
+    `_window_losses` (per-window training objective) and `_window_point_scores`."""
+
+    Config: ClassVar[type[DetectorConfig]] = TorchWindowConfig
+
+    def __init__(self, n_channels: int, config: TorchWindowConfig, *, seed: int = 0, device: str = "cpu"):
+        super().__init__(n_channels, config, seed=seed, device=device)
+        torch.manual_seed(seed)
+        self.rng = np.random.default_rng(seed)
+        self.network = self._build_network().to(self.device)
+        self.optimizer = self._build_optimizer()
+
+    @abstractmethod
+    def _build_network(self) -> torch.nn.Module:
+        """Model hook: the nn.Module, built entirely here (never inside forward)."""
+
+    def _build_optimizer(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.network.parameters(), lr=self.config.lr)
+
+    @abstractmethod
+    def _training_step(self, batch: torch.Tensor) -> dict[str, float]:
+        """Model hook: one optimisation step on a batch [B, W, C]; returns loss values."""
+
+    @abstractmethod
+    def _window_losses(self, batch: torch.Tensor) -> torch.Tensor:
+        """Model hook: the training objective of each window of a batch, shape [B]."""
+
+    @abstractmethod
+    def _window_point_scores(self, batch: torch.Tensor) -> torch.Tensor:
+        """Model hook: anomaly scores of every point of every window, shape [B, W]."""
+
+    def _on_epoch_end(self) -> None:
+        """Model hook: learning-rate schedules and the like, after every epoch."""
+
+    def _train_epoch(self, train: np.ndarray, max_windows: int | None) -> dict[str, float]:
+        windows, _ = sliding_windows(train, self.config.win_size, self.config.train_stride)
+        order = self.rng.permutation(windows.shape[0])
+        if max_windows is not None:
+            order = order[:max_windows]
+        self.network.train()
+        totals: dict[str, float] = {}
+        n_batches = 0
+        for first in range(0, order.size, self.config.batch_size):
+            batch = self._to_tensor(windows[np.sort(order[first:first + self.config.batch_size])])
+            for key, value in self._training_step(batch).items():
+                if not np.isfinite(value):
+                    raise FloatingPointError(f"{self.name}: {key} became {value} during training")
+                totals[key] = totals.get(key, 0.0) + value
+            n_batches += 1
+        self._on_epoch_end()
+        return {key: total / n_batches for key, total in totals.items()}
+
+    @torch.no_grad()
+    def _validation_loss(self, series: np.ndarray) -> float:
+        self.network.eval()
+        windows, _ = sliding_windows(series, self.config.win_size, self.config.win_size)
+        losses = [self._window_losses(self._to_tensor(batch)) for batch in self._batches(windows)]
+        return float(torch.cat(losses).mean())
+
+    @torch.no_grad()
+    def _score(self, series: np.ndarray) -> np.ndarray:
+        self.network.eval()
+        stride = self.config.score_stride or self.config.win_size
+        windows, starts = sliding_windows(series, self.config.win_size, stride)
+        scores = [self._window_point_scores(self._to_tensor(batch)).cpu() for batch in self._batches(windows)]
+        return points_from_window_values(torch.cat(scores).numpy(), starts, series.shape[0])
+
+    def _batches(self, windows: np.ndarray):
+        for first in range(0, windows.shape[0], self.config.batch_size):
+            yield windows[first:first + self.config.batch_size]
+
+    def _to_tensor(self, windows: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(np.ascontiguousarray(windows), dtype=torch.float32, device=self.device)
+
+    def _optimise(self, loss: torch.Tensor) -> None:
+        """One plain optimisation step on `loss`."""
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+
+    def state_dict(self) -> dict[str, Any]:
+        """A snapshot (copies, not live references) of the network, optimiser and generators."""
+        return copy.deepcopy({
+            **super().state_dict(),
+            "network": self.network.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "rng": self.rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+        })
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.network.load_state_dict(state["network"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
