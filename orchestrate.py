@@ -27,11 +27,11 @@ import yaml  # noqa: E402
 
 from tsadbench.datasets.canonical import DatasetFormatError  # noqa: E402
 from tsadbench.datasets.preprocessing import NAN_POLICIES  # noqa: E402
-from tsadbench.datasets.registry import UnknownDatasetError, resolve_data_root  # noqa: E402
+from tsadbench.datasets.registry import ENTITY_POLICIES, UnknownDatasetError, resolve_data_root  # noqa: E402
 from tsadbench.datasets.windows import WindowTooLongError  # noqa: E402
 from tsadbench.search_spaces import SearchSpaceError  # noqa: E402
 from tsadbench.tuning.grids import GRIDS, UnknownGridError, get_grid  # noqa: E402
-from tsadbench.tuning.objectives import OBJECTIVES, UnknownObjectiveError  # noqa: E402
+from tsadbench.tuning.objectives import OBJECTIVES, PROTOCOL_MODES, UnknownObjectiveError  # noqa: E402
 from tsadbench.zoo import UnknownModelError  # noqa: E402
 from tsadbench.zoo.base import ModelConfigError  # noqa: E402
 
@@ -60,20 +60,31 @@ def build_parser() -> argparse.ArgumentParser:
                         help="comma-separated datasets: NAME (all entities, concatenated) or NAME/ENTITY")
     parser.add_argument("--num-samples", type=int, help="trials per (model, dataset)")
     parser.add_argument("--max-concurrent", type=int, help="trials running at once per experiment")
-    parser.add_argument("--cpus-per-trial", type=float, default=1.0)
-    parser.add_argument("--gpus-per-trial", type=float, default=0.0, help="fractions pack trials on a GPU")
-    parser.add_argument("--objective", default="val_loss", choices=sorted(OBJECTIVES),
-                        help="what Optuna optimises and ASHA compares (default: val_loss, label-free)")
+    parser.add_argument("--cpus-per-trial", type=float, help="override every model's declared CPUs per trial")
+    parser.add_argument("--gpus-per-trial", type=float,
+                        help="override every model's declared GPUs per trial; fractions pack trials on a GPU")
+    parser.add_argument("--protocol", default="paper", choices=sorted(PROTOCOL_MODES),
+                        help="paper: each model's repository threshold protocol, tuned on test-label PA-F1 "
+                             "(oracle, as the papers do; the default); clean: threshold, early stopping and "
+                             "objective from train/validation only")
+    parser.add_argument("--objective", choices=sorted(OBJECTIVES),
+                        help="what Optuna optimises and ASHA compares (default: pa_f1 under paper, val_loss under clean)")
+    parser.add_argument("--seeds", type=int, default=0,
+                        help="retrain each experiment's best configuration with N seeds for mean ± std tables")
     parser.add_argument("--fix", type=_fixed_value, action="append", default=[], metavar="KEY=VALUE",
                         help="fix a hyperparameter for every model that has it (repeatable)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--storage", type=Path, default=DEFAULT_STORAGE, help="where experiments are written")
+    parser.add_argument("--shared-storage", action="store_true",
+                        help="confirm that --storage is mounted at the same path on every node of the cluster")
     parser.add_argument("--name", help="run folder under --storage (default: GRID-<timestamp>)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run --name (default: the newest run of this grid); "
                              "complete experiments are skipped, interrupted ones restored")
     parser.add_argument("--data-root", help="canonical dataset store (default: $TSAD_DATA_ROOT)")
     parser.add_argument("--nan-policy", default="error", choices=NAN_POLICIES)
+    parser.add_argument("--entity-policy", default="concatenated", choices=ENTITY_POLICIES,
+                        help="a dataset NAME as all its entities end to end (the papers) or one experiment per entity")
     parser.add_argument("--time-budget", type=float, help="seconds per experiment before Tune stops it")
     parser.add_argument("--address", help="join an existing Ray cluster (e.g. HEAD:6379 or auto)")
     parser.add_argument("--num-cpus", type=int, help="CPUs of the embedded local cluster (default: all)")
@@ -104,20 +115,20 @@ def main(argv: list[str] | None = None) -> int:
         request = GridRequest(
             grid=get_grid(args.grid), storage=storage, run_name=_run_name(args, storage), models=args.models,
             datasets=args.datasets, num_samples=args.num_samples, max_concurrent=args.max_concurrent,
-            cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial, objective=args.objective,
-            seed=args.seed, fixed=dict(args.fix), data_root=resolve_data_root(args.data_root),
-            nan_policy=args.nan_policy, time_budget_s=args.time_budget,
+            cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial, protocol=args.protocol,
+            objective=args.objective, seed=args.seed, seeds=args.seeds, fixed=dict(args.fix), data_root=resolve_data_root(args.data_root),
+            nan_policy=args.nan_policy, entity_policy=args.entity_policy, time_budget_s=args.time_budget,
         )
         plan = plan_grid(request)
     except USER_ERRORS as error:
         parser.exit(2, f"{parser.prog}: error: {error}\n")
-    return _run(plan, args)
+    return _run(plan, args, parser)
 
 
-def _run(plan, args: argparse.Namespace) -> int:
+def _run(plan, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from tsadbench.results.tables import write_tables
-    from tsadbench.tuning.cluster import start_ray, stop_ray
-    from tsadbench.tuning.runner import run_grid
+    from tsadbench.tuning.cluster import start_ray, stop_ray, storage_problem
+    from tsadbench.tuning.runner import fit_to_cluster, run_grid
 
     grid_dir = plan.request.grid_dir
     print(f"grid '{plan.request.grid.name}': {len(plan.experiments)} experiment(s) -> {grid_dir}")
@@ -129,8 +140,14 @@ def _run(plan, args: argparse.Namespace) -> int:
     cluster = start_ray(args.address, dashboard=not args.no_dashboard, dashboard_host=args.dashboard_host,
                         num_cpus=args.num_cpus)
     try:
-        print(f"Ray cluster {cluster.address}: {cluster.resources.get('CPU', 0):g} CPU, "
+        problem = storage_problem(str(plan.request.storage), cluster.nodes, args.shared_storage)
+        if problem:
+            stop_ray()
+            parser.exit(2, f"{parser.prog}: error: {problem}\n")
+        print(f"Ray cluster {cluster.address}: {cluster.nodes} node(s), {cluster.resources.get('CPU', 0):g} CPU, "
               f"{cluster.resources.get('GPU', 0):g} GPU")
+        for note in fit_to_cluster(plan, cluster.resources):
+            print(f"note: {note}")
         if cluster.dashboard_url:
             print(f"Ray dashboard: {cluster.dashboard_url}" + (f" ({cluster.token_hint})" if cluster.token_hint else ""))
         outcomes = run_grid(plan)

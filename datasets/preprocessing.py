@@ -72,7 +72,7 @@ def concatenate_entities(entities: Sequence[EntityArrays]) -> EntityArrays:
 
 
 def prepare(name: str, entities: Sequence[EntityArrays], *, val_fraction: float = 0.2,
-            nan_policy: str = "error") -> PreparedData:
+            nan_policy: str = "error", entity_policy: str = "concatenated") -> PreparedData:
     """Concatenate `entities`, apply the NaN policy, split off the validation tail of train and
     standardise every split with per-channel mean and std fitted on the training split.
 
@@ -81,6 +81,9 @@ def prepare(name: str, entities: Sequence[EntityArrays], *, val_fraction: float 
     if not 0 < val_fraction < 1:
         raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
     whole = concatenate_entities(entities)
+    if not whole.labels.any():
+        raise ValueError(f"{name}: the test split has no anomalous point, so no detection metric is defined; "
+                         "leave this dataset or entity out")
     train = apply_nan_policy(whole.train, nan_policy, f"{name} train")
     test = apply_nan_policy(whole.test, nan_policy, f"{name} test")
     mean = train.mean(axis=0)
@@ -91,12 +94,15 @@ def prepare(name: str, entities: Sequence[EntityArrays], *, val_fraction: float 
         raise ValueError(f"{name}: a validation fraction of {val_fraction} of {train.shape[0]} rows leaves an empty split")
 
     def scale(values: np.ndarray) -> np.ndarray:
-        return ((values - mean) / std).astype(np.float32)
+        scaled = values.astype(np.float32, copy=True)
+        scaled -= mean.astype(np.float32)
+        scaled /= std.astype(np.float32)
+        return scaled
 
     provenance = {
         "dataset": name,
         "entities": [e.entity for e in entities],
-        "entity_policy": "concatenated" if len(entities) > 1 else "single",
+        "entity_policy": entity_policy,
         "scaler": "standard",
         "scaler_fitted_on": "train",
         "val_split": f"last {val_fraction:.0%} of train",

@@ -52,15 +52,31 @@ def missing_public_benchmarks(root: Path | None) -> list[str]:
     return [name for name in PUBLIC_BENCHMARKS if name not in found]
 
 
+ENTITY_POLICIES = ("concatenated", "per-entity")
+
+
+def expand_entities(spec: str, root: Path | None) -> list[str]:
+    """The per-entity policy: `NAME` becomes `NAME/e1`, `NAME/e2`, ...; built-in datasets and
+    `NAME/ENTITY` stay as they are."""
+    if spec in BUILTIN_SOURCES or "/" in spec:
+        return [spec]
+    _require_known(spec, root)
+    return [f"{spec}/{entity}" for entity in list_entities(root, spec)]
+
+
+def _require_known(name: str, root: Path | None) -> None:
+    if name not in available_datasets(root):
+        where = f"under {root}" if root else "(no data root given: use --data-root or $TSAD_DATA_ROOT)"
+        raise UnknownDatasetError(
+            f"unknown dataset '{name}' {where}; available: {', '.join(available_datasets(root))}"
+        )
+
+
 def load_dataset(spec: str, root: Path | None) -> list[EntityArrays]:
     """The entities that `spec` names, in sorted entity order."""
     if spec in BUILTIN_SOURCES:
         return BUILTIN_SOURCES[spec]()
     name, _, entity = spec.partition("/")
-    if name not in available_datasets(root):
-        where = f"under {root}" if root else "(no data root given: use --data-root or $TSAD_DATA_ROOT)"
-        raise UnknownDatasetError(
-            f"unknown dataset '{spec}' {where}; available: {', '.join(available_datasets(root))}"
-        )
+    _require_known(name, root)
     entities = [entity] if entity else list_entities(root, name)
     return [load_entity(root, name, e) for e in entities]

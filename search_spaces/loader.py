@@ -11,6 +11,8 @@ Format (`search_spaces/<model>.yaml`)::
     first_points:                     # evaluated first: "*" = every dataset, or a dataset name
       "*": {win_size: 64, lr: 1.0e-3, d_model: 32}
     smoke: {win_size: 32, d_model: 8}  # values the smoke grid fixes, to keep its trials tiny
+    resources: {cpu: 1, gpu: 0.5}     # what one trial needs (command-line flags override)
+    paper_protocol: at-compat         # the threshold protocol of the model's own repository
 
 Categorical choices may be lists (e.g. patch sizes); Optuna sees them as JSON strings and the
 trial receives the list back. Every problem is reported with the file, the key and the fix.
@@ -25,9 +27,13 @@ from typing import Any, Iterable
 
 import yaml
 
+from ..evaluation.thresholds import PROTOCOLS
+
 SEARCH_SPACE_DIR = Path(__file__).resolve().parent
 DISTRIBUTION_TYPES = ("int", "float", "categorical")
-TOP_LEVEL_KEYS = ("model", "params", "fixed", "first_points", "smoke")
+TOP_LEVEL_KEYS = ("model", "params", "fixed", "first_points", "smoke", "resources", "paper_protocol")
+RESOURCE_KEYS = ("cpu", "gpu", "memory_gb")
+DEFAULT_RESOURCES = {"cpu": 1.0, "gpu": 0.0}
 
 
 class SearchSpaceError(ValueError):
@@ -91,6 +97,8 @@ class SearchSpace:
     fixed: dict[str, Any]
     first_points: dict[str, dict[str, Any]]
     smoke: dict[str, Any] = dataclasses.field(default_factory=dict)
+    resources: dict[str, float] = dataclasses.field(default_factory=lambda: dict(DEFAULT_RESOURCES))
+    paper_protocol: str = "at-compat"
 
     def define_by_run(self, trial: Any) -> dict[str, Any]:
         """Optuna define-by-run function: suggests every parameter and returns the trial-side
@@ -166,8 +174,19 @@ def parse_search_space(document: Any, path: Path, model: str, allowed: set[str] 
     for name in smoke:
         if name not in params and name not in fixed and (allowed is None or name not in allowed):
             raise fail(f"smoke.{name}", f"'{model}' has no such hyperparameter")
+    resources = {**DEFAULT_RESOURCES, **(document.get("resources") or {})}
+    for name, value in resources.items():
+        if name not in RESOURCE_KEYS:
+            raise fail(f"resources.{name}", f"unknown resource; allowed: {RESOURCE_KEYS}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise fail(f"resources.{name}", f"must be a number >= 0, got {value!r}")
+    if resources["cpu"] <= 0:
+        raise fail("resources.cpu", "a trial needs more than 0 CPUs")
+    paper_protocol = document.get("paper_protocol", "at-compat")
+    if paper_protocol not in PROTOCOLS:
+        raise fail("paper_protocol", f"unknown threshold protocol {paper_protocol!r}; known: {', '.join(PROTOCOLS)}")
     return SearchSpace(model, path, params, dict(fixed), {str(k): dict(v) for k, v in first_points.items()},
-                       dict(smoke))
+                       dict(smoke), {k: float(v) for k, v in resources.items()}, paper_protocol)
 
 
 def _parse_distribution(name: str, spec: Any, fail) -> Distribution:

@@ -24,7 +24,7 @@ def _last_reports(experiment_dir):
 
 
 def test_grid_runs_reports_and_tables_match_the_records(ray_session, tmp_path):
-    plan = plan_grid(GridRequest(grid=TINY, storage=tmp_path, run_name="run"))
+    plan = plan_grid(GridRequest(grid=TINY, storage=tmp_path, run_name="run", protocol="clean"))
     lines = []
     outcomes = run_grid(plan, printer=lines.append)
     assert [(o.name, o.status, o.trials, o.errors) for o in outcomes] == [
@@ -46,7 +46,8 @@ def test_grid_runs_reports_and_tables_match_the_records(ray_session, tmp_path):
     assert oracle_rows.oracle.all() and not records[records.threshold_protocol == "at-compat"].oracle.any()
     assert set(records.objective) == {"val_loss"} and not records.objective_uses_test_labels.any()
 
-    rerun = run_grid(plan_grid(GridRequest(grid=TINY, storage=tmp_path, run_name="run")), printer=lines.append)
+    rerun = run_grid(plan_grid(GridRequest(grid=TINY, storage=tmp_path, run_name="run", protocol="clean")),
+                     printer=lines.append)
     assert [o.status for o in rerun] == ["skipped", "skipped"]
     assert len(list((tmp_path / "run" / "mlp_autoencoder__synthetic").glob("*/params.json"))) == 2
 
@@ -61,3 +62,32 @@ def test_a_crashing_trial_is_recorded_and_the_grid_goes_on(ray_session, tmp_path
     assert "lr > 0" in failed.error.iloc[0]
     main = (tmp_path / "broken" / "tables" / "main.md").read_text()
     assert "| MLP autoencoder | — | — | — |" in main and "no finished trial" in main
+
+
+def test_paper_protocol_with_seed_repeats_marks_oracle_and_keeps_the_study(ray_session, tmp_path):
+    grid = GridSpec("tiny", "test grid", models=("mlp_autoencoder",), datasets=("synthetic",), num_samples=2,
+                    max_concurrent=2, epochs_cap=2, max_windows_per_epoch=256, tiny_models=True)
+    plan = plan_grid(GridRequest(grid=grid, storage=tmp_path, run_name="paper", seeds=2))
+    experiment = plan.experiments[0]
+    assert (experiment.protocol_mode, experiment.threshold_protocol) == ("paper", "at-compat")
+    assert experiment.objective.metric == "at_compat/pa_f1" and experiment.objective.uses_test_labels
+    outcomes = run_grid(plan, printer=lambda line: None)
+    assert [(o.name, o.status, o.trials) for o in outcomes] == [
+        ("mlp_autoencoder__synthetic", "complete", 2), ("mlp_autoencoder__synthetic__seeds", "complete", 2)]
+    seeds = sorted(r["seed"] for r in _last_reports(tmp_path / "paper" / "mlp_autoencoder__synthetic__seeds"))
+    assert seeds == [0, 1]
+    search = _last_reports(tmp_path / "paper" / "mlp_autoencoder__synthetic")
+    best = max(search, key=lambda r: r["at_compat"]["pa_f1"])
+    repeat_configs = [json.loads(p.read_text()) for p in
+                      (tmp_path / "paper" / "mlp_autoencoder__synthetic__seeds").glob("*/params.json")]
+    assert all(c["seed_repeat"] and c["win_size"] == best["config"]["win_size"] and c["lr"] == best["config"]["lr"]
+               for c in repeat_configs)
+    import optuna
+    study = optuna.load_study(study_name="mlp_autoencoder__synthetic", storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(tmp_path / "paper" / "mlp_autoencoder__synthetic"
+                                                       / "optuna_journal.log"))))
+    finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(finished) == 2
+    assert sorted(t.value for t in finished) == pytest.approx(sorted(r["at_compat"]["pa_f1"] for r in search))
+    records = pd.read_csv(write_tables(tmp_path / "paper")["records.csv"])
+    assert records[records.experiment_complete].oracle.all()

@@ -7,9 +7,15 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import ray
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+CODE_SUFFIXES = (".py", ".yaml")
+NOT_SHIPPED = ("tests",)
 
 QUIET_ENVIRONMENT = {
     "RAY_USAGE_STATS_ENABLED": "0",
@@ -28,6 +34,7 @@ class ClusterInfo:
     dashboard_url: str | None
     token_hint: str | None
     resources: dict[str, float]
+    nodes: int
 
 
 def quiet_ray_environment() -> None:
@@ -36,12 +43,30 @@ def quiet_ray_environment() -> None:
         os.environ.setdefault(key, value)
 
 
+def code_package(destination: Path) -> Path:
+    """Copy the package's source files (no data, results, tests or virtual environment) to
+    `destination/tsadbench`, for Ray's runtime_env `py_modules`; returns that folder."""
+    target = destination / "tsadbench"
+    packages = [PACKAGE_ROOT] + [p.parent for p in PACKAGE_ROOT.glob("*/__init__.py") if p.parent.name not in NOT_SHIPPED]
+    packages += [p.parent for package in packages[1:] for p in package.glob("*/__init__.py")]
+    for package in packages:
+        for source in package.iterdir():
+            if source.is_file() and source.suffix in CODE_SUFFIXES:
+                copy = target / source.relative_to(PACKAGE_ROOT)
+                copy.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, copy)
+    return target
+
+
 def start_ray(address: str | None, *, dashboard: bool = True, dashboard_host: str = "127.0.0.1",
               num_cpus: int | None = None) -> ClusterInfo:
-    """Join the cluster at `address`, or start the embedded local one."""
+    """Join the cluster at `address` (shipping our code to its nodes through runtime_env, never
+    data or results), or start the embedded local one."""
     quiet_ray_environment()
     if address:
-        context = ray.init(address=address, log_to_driver=False, logging_level="warning")
+        code = code_package(Path(tempfile.mkdtemp(prefix="tsadbench-code-")))
+        context = ray.init(address=address, log_to_driver=False, logging_level="warning",
+                           runtime_env={"py_modules": [str(code)]})
     else:
         context = ray.init(num_cpus=num_cpus, include_dashboard=dashboard, dashboard_host=dashboard_host,
                            log_to_driver=False, logging_level="warning")
@@ -50,8 +75,19 @@ def start_ray(address: str | None, *, dashboard: bool = True, dashboard_host: st
     if url and os.environ.get("RAY_AUTH_MODE", "").lower() != "disabled":
         source = os.environ.get("RAY_AUTH_TOKEN_PATH") or str(TOKEN_FILE)
         token_hint = f"the dashboard asks for Ray's token: `cat {source}`"
+    nodes = sum(1 for node in ray.nodes() if node.get("Alive"))
     return ClusterInfo(context.address_info.get("address", address or "local"), url, token_hint,
-                       dict(ray.cluster_resources()))
+                       dict(ray.cluster_resources()), nodes)
+
+
+def storage_problem(storage: str, nodes: int, declared_shared: bool) -> str | None:
+    """Why `storage` cannot serve a cluster of `nodes` nodes, or None. Since Ray 2.7 every node
+    writes its trials' results and checkpoints straight to the storage path (ray#37177), so a
+    multi-node run needs a cloud URI or a filesystem that every node mounts at the same path."""
+    if nodes <= 1 or "://" in storage or declared_shared:
+        return None
+    return (f"the cluster has {nodes} nodes but --storage {storage} is a local path: use a folder that every node "
+            "mounts at the same path (NFS) and confirm with --shared-storage, or a cloud URI (s3://..., gs://...)")
 
 
 def stop_ray() -> None:

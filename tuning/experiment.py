@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import optuna
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search import ConcurrencyLimiter
@@ -30,7 +32,10 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 EXPERIMENT_FILE = "tsadbench_experiment.json"
 COMPLETE_FILE = "tsadbench_complete.json"
+OPTUNA_JOURNAL = "optuna_journal.log"
+SEEDS_SUFFIX = "__seeds"
 ASHA_GRACE_EPOCHS = 2
+MAX_FAILURES = 2  # a trial whose worker died is retried from its last checkpoint this many times
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +50,10 @@ class ExperimentPlan:
     resources: dict[str, float]
     grid_dir: Path
     data_provenance: dict[str, Any]
+    protocol_mode: str = "paper"
+    threshold_protocol: str = "at-compat"
     time_budget_s: float | None = None
+    seeds: int = 0
 
     @property
     def name(self) -> str:
@@ -96,6 +104,8 @@ def _metadata(plan: ExperimentPlan) -> dict[str, Any]:
         "model_display_name": get_model(plan.settings.model).display_name,
         "dataset": plan.settings.dataset,
         "settings": dataclasses.asdict(plan.settings),
+        "protocol_mode": plan.protocol_mode,
+        "threshold_protocol": plan.threshold_protocol,
         "objective": dataclasses.asdict(plan.objective),
         "early_stopping": f"ASHA on {plan.objective.metric} ({plan.objective.split} split), "
                           f"grace {min(ASHA_GRACE_EPOCHS, plan.max_epochs)} epochs, max {plan.max_epochs}",
@@ -123,6 +133,7 @@ def _new_tuner(plan: ExperimentPlan, trainable: Any, callbacks: Sequence[tune.Ca
         points_to_evaluate=plan.space.first_points_for(plan.settings.dataset) or None,
         sampler=optuna.samplers.TPESampler(seed=plan.settings.seed),
         study_name=plan.name,
+        storage=JournalStorage(JournalFileBackend(str(plan.path / OPTUNA_JOURNAL))),
     )
     scheduler = ASHAScheduler(time_attr="training_iteration", max_t=plan.max_epochs,
                               grace_period=min(ASHA_GRACE_EPOCHS, plan.max_epochs), reduction_factor=2)
@@ -144,20 +155,39 @@ def _new_tuner(plan: ExperimentPlan, trainable: Any, callbacks: Sequence[tune.Ca
             storage_path=str(plan.grid_dir),
             verbose=0,
             callbacks=list(callbacks),
-            failure_config=tune.FailureConfig(max_failures=0),
+            failure_config=tune.FailureConfig(max_failures=MAX_FAILURES),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
         ),
     )
 
 
+def _trainable(plan: ExperimentPlan, data_ref: Any) -> Any:
+    return tune.with_resources(
+        tune.with_parameters(tsad_trainable, data_ref=data_ref, settings=plan.settings), plan.resources
+    )
+
+
+def _finish(path: Path, results: tune.ResultGrid, planned: int, budgeted: bool) -> bool:
+    """Write the completion marker if every planned trial has ended; say whether it was written."""
+    ended = results.num_terminated + results.num_errors
+    if ended != len(results) or (len(results) < planned and not budgeted):
+        return False
+    summary = {"trials": len(results), "errors": results.num_errors,
+               "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    (path / COMPLETE_FILE).write_text(json.dumps(summary, indent=2))
+    return True
+
+
+def _skipped(name: str, path: Path) -> ExperimentOutcome:
+    summary = json.loads((path / COMPLETE_FILE).read_text())
+    return ExperimentOutcome(name, path, "skipped", summary["trials"], summary["errors"])
+
+
 def run_experiment(plan: ExperimentPlan, data_ref: Any, callbacks: Sequence[tune.Callback] = ()) -> ExperimentOutcome:
     """Run the experiment, resume it if it was interrupted, or skip it if it is complete."""
     if (plan.path / COMPLETE_FILE).is_file():
-        summary = json.loads((plan.path / COMPLETE_FILE).read_text())
-        return ExperimentOutcome(plan.name, plan.path, "skipped", summary["trials"], summary["errors"])
-    trainable = tune.with_resources(
-        tune.with_parameters(tsad_trainable, data_ref=data_ref, settings=plan.settings), plan.resources
-    )
+        return _skipped(plan.name, plan.path)
+    trainable = _trainable(plan, data_ref)
     if tune.Tuner.can_restore(str(plan.path)):
         tuner = tune.Tuner.restore(str(plan.path), trainable, resume_unfinished=True, resume_errored=False,
                                    restart_errored=False)
@@ -166,11 +196,48 @@ def run_experiment(plan: ExperimentPlan, data_ref: Any, callbacks: Sequence[tune
         (plan.path / EXPERIMENT_FILE).write_text(json.dumps(_metadata(plan), indent=2, default=str))
         tuner = _new_tuner(plan, trainable, callbacks)
     results = tuner.fit()
-    ended = results.num_terminated + results.num_errors
-    finished = ended == len(results) and (len(results) >= plan.num_samples or plan.time_budget_s is not None)
-    if not finished:
-        return ExperimentOutcome(plan.name, plan.path, "interrupted", len(results), results.num_errors)
-    summary = {"trials": len(results), "errors": results.num_errors,
-               "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-    (plan.path / COMPLETE_FILE).write_text(json.dumps(summary, indent=2))
-    return ExperimentOutcome(plan.name, plan.path, "complete", len(results), results.num_errors)
+    status = "complete" if _finish(plan.path, results, plan.num_samples, plan.time_budget_s is not None) else "interrupted"
+    return ExperimentOutcome(plan.name, plan.path, status, len(results), results.num_errors)
+
+
+def best_config(plan: ExperimentPlan, data_ref: Any) -> dict[str, Any] | None:
+    """The configuration of the experiment's best finished trial (by its objective, last epoch)."""
+    results = tune.Tuner.restore(str(plan.path), _trainable(plan, data_ref)).get_results()
+    try:
+        best = results.get_best_result(metric=plan.objective.metric, mode=plan.objective.mode, scope="last")
+    except RuntimeError:
+        return None
+    return dict(best.config) if best.metrics else None
+
+
+def run_seed_repeats(plan: ExperimentPlan, data_ref: Any, callbacks: Sequence[tune.Callback] = ()) -> ExperimentOutcome:
+    """Retrain the experiment's best configuration with seeds 0..N-1, every one to its full epochs
+    (no searcher, no early stopping), in the experiment folder `<name>__seeds`."""
+    name = plan.name + SEEDS_SUFFIX
+    path = plan.grid_dir / name
+    if (path / COMPLETE_FILE).is_file():
+        return _skipped(name, path)
+    trainable = _trainable(plan, data_ref)
+    if tune.Tuner.can_restore(str(path)):
+        tuner = tune.Tuner.restore(str(path), trainable, resume_unfinished=True)
+    else:
+        config = best_config(plan, data_ref)
+        if config is None:
+            return ExperimentOutcome(name, path, "no_best_trial", 0, 0)
+        seeds = list(range(plan.seeds))
+        path.mkdir(parents=True, exist_ok=True)
+        meta = {**_metadata(plan), "seeds": seeds, "seed_repeat_of": plan.name, "best_config": config,
+                "early_stopping": f"none: every seed trains {config.get('epochs', 1)} epoch(s)"}
+        (path / EXPERIMENT_FILE).write_text(json.dumps(meta, indent=2, default=str))
+        tuner = tune.Tuner(
+            trainable,
+            param_space={**config, "seed": tune.grid_search(seeds), "seed_repeat": True},
+            tune_config=tune.TuneConfig(max_concurrent_trials=plan.max_concurrent, reuse_actors=True,
+                                        trial_dirname_creator=_trial_dirname),
+            run_config=tune.RunConfig(name=name, storage_path=str(plan.grid_dir), verbose=0, callbacks=list(callbacks),
+                                      failure_config=tune.FailureConfig(max_failures=MAX_FAILURES),
+                                      checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
+        )
+    results = tuner.fit()
+    status = "complete" if _finish(path, results, plan.seeds, False) else "interrupted"
+    return ExperimentOutcome(name, path, status, len(results), results.num_errors)

@@ -1,40 +1,69 @@
-"""A terse live view in the terminal: one line per finished or failed trial."""
+"""A terse live view in the terminal: one line per finished or failed trial, and every
+`STATUS_EVERY_S` seconds a status line with trials done, running, failed and an ETA."""
 from __future__ import annotations
 
+import time
 from typing import Any, Callable
 
 from ray import tune
 
+STATUS_EVERY_S = 30.0
+
 
 class TrialLinePrinter(tune.Callback):
-    """Prints `[experiment] trial N ended: ...` with the objective and the headline metrics."""
+    """Prints `[experiment] trial N done ...` lines and periodic status lines."""
 
-    def __init__(self, experiment: str, objective_metric: str, printer: Callable[[str], None] = print):
+    def __init__(self, experiment: str, objective_metric: str, planned: int, headline: str = "at-compat",
+                 printer: Callable[[str], None] = print):
         self.experiment = experiment
+        self.headline = headline
         self.objective_metric = objective_metric
+        self.planned = planned
         self.printer = printer
-        self.ended = 0
+        self.done = 0
+        self.failed = 0
+        self.started = time.monotonic()
+        self.last_status = self.started
 
     def _line(self, trial: Any, status: str) -> str:
-        self.ended += 1
         result = trial.last_result or {}
-        at = result.get("at_compat", {}) if isinstance(result.get("at_compat"), dict) else {}
-        oracle = result.get("best_f1", {}) if isinstance(result.get("best_f1"), dict) else {}
-        objective = result.get(self.objective_metric, _nested(result, self.objective_metric))
-        parts = [f"[{self.experiment}] trial {self.ended} {status} after {result.get('epoch', 0)} epoch(s)"]
-        if objective is not None:
+        headline = _nested(result, self.headline.replace("-", "_")) or {}
+        oracle = _nested(result, "best_f1") or {}
+        objective = _nested(result, self.objective_metric)
+        parts = [f"[{self.experiment}] trial {self.done + self.failed}/{self.planned} {status} "
+                 f"after {result.get('epoch', 0)} epoch(s)"]
+        if isinstance(objective, (int, float)):
             parts.append(f"{self.objective_metric}={objective:.4g}")
-        if "pa_f1" in at:
-            parts.append(f"PA-F1@at-compat={at['pa_f1']:.3f} F1={at['f1']:.3f}")
+        if "pa_f1" in headline:
+            parts.append(f"PA-F1@{self.headline}={headline['pa_f1']:.3f} F1={headline['f1']:.3f}")
         if "pa_f1" in oracle:
             parts.append(f"oracle best PA-F1={oracle['pa_f1']:.3f}")
         return "  ".join(parts)
 
+    def status_line(self, running: int, now: float) -> str:
+        """`done, running, failed of planned` and an ETA from the mean time per ended trial."""
+        ended = self.done + self.failed
+        elapsed = now - self.started
+        eta = "unknown"
+        if ended:
+            remaining = elapsed / ended * max(self.planned - ended, 0)
+            eta = f"{remaining / 60:.1f} min"
+        return (f"[{self.experiment}] {self.done} done, {running} running, {self.failed} failed of "
+                f"{self.planned}; {elapsed / 60:.1f} min elapsed, ETA {eta}")
+
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.done += 1
         self.printer(self._line(trial, "done"))
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.failed += 1
         self.printer(self._line(trial, "FAILED") + f"  (error kept in {trial.path})")
+
+    def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+        now = time.monotonic()
+        if now - self.last_status >= STATUS_EVERY_S:
+            self.last_status = now
+            self.printer(self.status_line(sum(t.status == "RUNNING" for t in trials), now))
 
 
 def _nested(result: dict, flat_key: str) -> Any:

@@ -9,13 +9,13 @@ from typing import Any, Callable
 import ray
 
 from ..datasets.preprocessing import PreparedData, prepare
-from ..datasets.registry import available_datasets, load_dataset, missing_public_benchmarks
+from ..datasets.registry import available_datasets, expand_entities, load_dataset, missing_public_benchmarks
 from ..search_spaces import SearchSpace, load_search_space
 from ..search_spaces.loader import Distribution
 from ..zoo import MODELS, get_model
-from .experiment import ExperimentOutcome, ExperimentPlan, run_experiment
+from .experiment import ExperimentOutcome, ExperimentPlan, run_experiment, run_seed_repeats
 from .grids import GridSpec
-from .objectives import get_objective
+from .objectives import get_objective, get_protocol_mode
 from .progress import TrialLinePrinter
 from .trial import RUN_KEYS, TrialSettings
 
@@ -35,14 +35,17 @@ class GridRequest:
     datasets: tuple[str, ...] | None = None
     num_samples: int | None = None
     max_concurrent: int | None = None
-    cpus_per_trial: float = 1
-    gpus_per_trial: float = 0
-    objective: str = "val_loss"
+    cpus_per_trial: float | None = None
+    gpus_per_trial: float | None = None
+    protocol: str = "paper"
+    objective: str | None = None
     seed: int = 0
+    seeds: int = 0
     fixed: dict[str, Any] = dataclasses.field(default_factory=dict)
     data_root: Path | None = None
     nan_policy: str = "error"
     val_fraction: float = 0.2
+    entity_policy: str = "concatenated"
     time_budget_s: float | None = None
 
     @property
@@ -106,6 +109,42 @@ def _apply_fixed(space: SearchSpace, fixed: dict[str, Any], allowed: set[str]) -
     return dataclasses.replace(space, params=params, fixed={**space.fixed, **own}, first_points=first_points)
 
 
+def _entities_with_anomalies(datasets: list[str], root: Path | None, notes: list[str]) -> list[str]:
+    """Every entity of every dataset, leaving out (with a note) those whose test has no anomaly."""
+    kept = []
+    for spec in datasets:
+        for entity in expand_entities(spec, root):
+            if load_dataset(entity, root)[0].labels.any():
+                kept.append(entity)
+            else:
+                notes.append(f"{entity}: left out, its test split has no anomalous point")
+    return kept
+
+
+def _resources(declared: dict[str, float], request: GridRequest) -> dict[str, float]:
+    """Ray resources of one trial: the model's declaration, overridden by the command line."""
+    resources = {"cpu": declared["cpu"], "gpu": declared.get("gpu", 0.0)}
+    if request.cpus_per_trial is not None:
+        resources["cpu"] = request.cpus_per_trial
+    if request.gpus_per_trial is not None:
+        resources["gpu"] = request.gpus_per_trial
+    if declared.get("memory_gb"):
+        resources["memory"] = declared["memory_gb"] * 2**30
+    return resources
+
+
+def fit_to_cluster(plan: GridPlan, cluster_resources: dict[str, float]) -> list[str]:
+    """Drop GPU requests on a cluster without GPUs (trials then run on CPU); returns notes."""
+    if cluster_resources.get("GPU", 0) > 0:
+        return []
+    moved = []
+    for experiment in plan.experiments:
+        if experiment.resources.get("gpu", 0) > 0:
+            experiment.resources["gpu"] = 0.0
+            moved.append(experiment.name)
+    return [f"the cluster has no GPU: the trials of {', '.join(moved)} run on CPU"] if moved else []
+
+
 def plan_grid(request: GridRequest) -> GridPlan:
     """Resolve models and datasets, load and prepare data, check every search space."""
     grid = request.grid
@@ -115,13 +154,17 @@ def plan_grid(request: GridRequest) -> GridPlan:
     found = available_datasets(request.data_root)
     datasets = list(request.datasets or grid.datasets or found)
     notes: list[str] = []
+    if request.entity_policy == "per-entity":
+        datasets = _entities_with_anomalies(datasets, request.data_root, notes)
     prepared = {name: prepare(name, load_dataset(name, request.data_root), val_fraction=request.val_fraction,
-                              nan_policy=request.nan_policy) for name in datasets}
+                              nan_policy=request.nan_policy, entity_policy=request.entity_policy)
+                for name in datasets}
     known_keys = set().union(*(set(f.name for f in dataclasses.fields(get_model(m).Config)) for m in models), RUN_KEYS)
     unknown_fixed = sorted(set(request.fixed) - known_keys)
     if unknown_fixed:
         raise GridConfigError(f"--fix {unknown_fixed[0]}: no model of this grid has that hyperparameter")
-    objective = get_objective(request.objective)
+    mode = get_protocol_mode(request.protocol)
+    objective_spec = get_objective(request.objective or mode.default_objective)
     experiments = []
     for model in models:
         allowed = {f.name for f in dataclasses.fields(get_model(model).Config)} | set(RUN_KEYS)
@@ -129,20 +172,26 @@ def plan_grid(request: GridRequest) -> GridPlan:
         if grid.tiny_models:
             space = _apply_fixed(space, space.smoke, allowed)
         space = _apply_fixed(space, request.fixed, allowed)
+        resources = _resources(space.resources, request)
+        headline = mode.headline(space.paper_protocol)
         for name in datasets:
             data = prepared[name]
             settings = TrialSettings(model=model, dataset=name, seed=request.seed, epochs_cap=grid.epochs_cap,
-                                     max_windows_per_epoch=grid.max_windows_per_epoch, cpus=request.cpus_per_trial)
+                                     max_windows_per_epoch=grid.max_windows_per_epoch, cpus=resources["cpu"],
+                                     protocols=mode.reported(space.paper_protocol))
             experiments.append(ExperimentPlan(
                 settings=settings,
                 space=_fit_window_to_data(space, model, data, notes),
-                objective=objective,
+                objective=objective_spec.bind(headline),
                 num_samples=request.num_samples or grid.num_samples,
                 max_concurrent=request.max_concurrent or grid.max_concurrent,
-                resources={"cpu": request.cpus_per_trial, "gpu": request.gpus_per_trial},
+                resources=resources,
                 grid_dir=request.grid_dir,
                 data_provenance=data.provenance,
+                protocol_mode=mode.name,
+                threshold_protocol=headline,
                 time_budget_s=request.time_budget_s,
+                seeds=request.seeds,
             ))
     missing = missing_public_benchmarks(request.data_root) if request.datasets is None and grid.datasets is None else []
     return GridPlan(request, experiments, prepared, notes, missing)
@@ -155,11 +204,21 @@ def run_grid(plan: GridPlan, printer: Callable[[str], None] = print) -> list[Exp
     for number, experiment in enumerate(plan.experiments, start=1):
         printer(f"[{number}/{len(plan.experiments)}] {experiment.name}: {experiment.num_samples} trials, "
                 f"objective {experiment.objective.name}, at most {experiment.max_epochs} epoch(s)")
-        callback = TrialLinePrinter(experiment.name, experiment.objective.metric, printer)
-        outcome = run_experiment(experiment, references[experiment.settings.dataset], [callback])
+        data_ref = references[experiment.settings.dataset]
+        callback = TrialLinePrinter(experiment.name, experiment.objective.metric, experiment.num_samples,
+                                    experiment.threshold_protocol, printer)
+        outcome = run_experiment(experiment, data_ref, [callback])
         outcomes.append(outcome)
         if outcome.status == "skipped":
             printer(f"[{number}/{len(plan.experiments)}] {experiment.name}: complete in an earlier run, skipped")
         if outcome.status == "interrupted":
             break
+        if experiment.seeds:
+            printer(f"[{number}/{len(plan.experiments)}] {experiment.name}: best configuration, seeds 0..{experiment.seeds - 1}")
+            repeats = run_seed_repeats(experiment, data_ref, [TrialLinePrinter(
+                experiment.name + " seeds", experiment.objective.metric, experiment.seeds,
+                experiment.threshold_protocol, printer)])
+            outcomes.append(repeats)
+            if repeats.status == "interrupted":
+                break
     return outcomes

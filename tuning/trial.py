@@ -17,7 +17,7 @@ from ..evaluation import evaluate, threshold_free_metrics
 from ..zoo import get_model
 from ..zoo.base import AnomalyDetector, ModelConfigError
 
-RUN_KEYS = ("epochs", "anomaly_ratio")
+RUN_KEYS = ("epochs", "anomaly_ratio", "seed", "seed_repeat")
 DEFAULT_PROTOCOLS = ("at-compat", "best-f1")
 
 Report = Callable[[dict[str, Any], dict[str, Any]], None]
@@ -25,7 +25,8 @@ Report = Callable[[dict[str, Any], dict[str, Any]], None]
 
 @dataclasses.dataclass(frozen=True)
 class TrialSettings:
-    """What the orchestrator decides for every trial of an experiment (not tuned)."""
+    """What the orchestrator decides for every trial of an experiment (not tuned); a config key
+    `seed` (set by seed repeats) overrides `seed`."""
 
     model: str
     dataset: str
@@ -80,11 +81,12 @@ def run_trial(config: dict[str, Any], data: PreparedData, settings: TrialSetting
             f"win_size={model_config.win_size} is longer than the shortest split of {data.name} "
             f"({data.shortest_split} points): choose win_size <= {data.shortest_split}"
         )
+    seed = int(run_values.get("seed", settings.seed))
     epochs = int(run_values.get("epochs", 1))
     if settings.epochs_cap is not None:
         epochs = min(epochs, settings.epochs_cap)
     anomaly_ratio = float(run_values.get("anomaly_ratio", 1.0))
-    model = model_cls(data.n_channels, model_config, seed=settings.seed, device=device)
+    model = model_cls(data.n_channels, model_config, seed=seed, device=device)
     first_epoch = 1
     if state is not None:
         model.load_state_dict(state["model"])
@@ -97,7 +99,7 @@ def run_trial(config: dict[str, Any], data: PreparedData, settings: TrialSetting
         metrics = {
             "epoch": epoch,
             "epochs_planned": epochs,
-            "seed": settings.seed,
+            "seed": seed,
             "anomaly_ratio": anomaly_ratio,
             **train_stats,
             "val_loss": model.validation_loss(data.val),

@@ -2,3 +2,7 @@
 from .registry import MODELS, UnknownModelError, get_model, register
 from . import random_score  # noqa: F401  (registers "random")
 from . import mlp_autoencoder  # noqa: F401  (registers "mlp_autoencoder")
+from . import dual_stf  # noqa: F401  (registers "dual_stf")
+from . import twavefussion  # noqa: F401  (registers "twavefussion")
+from . import slmr  # noqa: F401  (registers "slmr")
+from . import one_liner  # noqa: F401  (registers "one_liner")

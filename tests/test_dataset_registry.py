@@ -1,0 +1,53 @@
+"""Dataset names: built-in synthetic, NAME (all entities) and NAME/ENTITY; the per-entity policy."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tsadbench.datasets.canonical import EntityArrays, save_entity
+from tsadbench.datasets.registry import (UnknownDatasetError, available_datasets, expand_entities, load_dataset,
+                                         missing_public_benchmarks, resolve_data_root)
+from tsadbench.tuning.grids import GridSpec
+from tsadbench.tuning.runner import GridRequest, plan_grid
+
+
+@pytest.fixture
+def store(tmp_path):
+    rng = np.random.default_rng(0)
+    for entity, anomalous in (("a", True), ("b", True), ("quiet", False)):
+        labels = np.zeros(300, np.uint8)
+        labels[100:110] = anomalous
+        save_entity(tmp_path, EntityArrays("TOY", entity, rng.normal(size=(400, 3)), rng.normal(size=(300, 3)), labels))
+    return tmp_path
+
+
+def test_names_resolve_to_entities(store):
+    assert available_datasets(store) == ["synthetic", "TOY"]
+    assert [e.entity for e in load_dataset("TOY", store)] == ["a", "b", "quiet"]
+    assert [e.entity for e in load_dataset("TOY/b", store)] == ["b"]
+    assert expand_entities("TOY", store) == ["TOY/a", "TOY/b", "TOY/quiet"]
+    assert expand_entities("synthetic", store) == ["synthetic"]
+    assert missing_public_benchmarks(store) == ["SMD", "SMAP", "MSL", "PSM", "SWaT", "WADI"]
+    with pytest.raises(UnknownDatasetError, match=r"unknown dataset 'SMD' under .*; available: synthetic, TOY"):
+        expand_entities("SMD", store)
+    with pytest.raises(FileNotFoundError, match="no entity file"):
+        load_dataset("TOY/zzz", store)
+
+
+def test_data_root_from_flag_or_environment(store, monkeypatch):
+    monkeypatch.setenv("TSAD_DATA_ROOT", str(store))
+    assert resolve_data_root(None) == Path(store).resolve()
+    with pytest.raises(FileNotFoundError, match=r"\(from --data-root\) is not a folder: fix the path"):
+        resolve_data_root(str(store / "missing"))
+
+
+@pytest.mark.parametrize("policy, expected", [("concatenated", ["TOY"]), ("per-entity", ["TOY/a", "TOY/b"])])
+def test_entity_policy_shapes_the_grid_and_is_recorded(store, tmp_path, policy, expected):
+    grid = GridSpec("t", "", models=("random",), datasets=("TOY",), num_samples=1, max_concurrent=1)
+    plan = plan_grid(GridRequest(grid=grid, storage=tmp_path, run_name="r", data_root=store, entity_policy=policy))
+    assert [e.settings.dataset for e in plan.experiments] == expected
+    assert all(e.data_provenance["entity_policy"] == policy for e in plan.experiments)
+    if policy == "per-entity":
+        assert plan.notes == ["TOY/quiet: left out, its test split has no anomalous point"]
+    else:
+        assert plan.experiments[0].data_provenance["entities"] == ["a", "b", "quiet"]
