@@ -8,7 +8,7 @@ from tsadbench.datasets.canonical import EntityArrays, save_entity
 from tsadbench.datasets.registry import (UnknownDatasetError, available_datasets, expand_entities, load_dataset,
                                          missing_public_benchmarks, resolve_data_root)
 from tsadbench.tuning.grids import GridSpec
-from tsadbench.tuning.runner import GridRequest, plan_grid
+from tsadbench.tuning.runner import GridConfigError, GridRequest, plan_grid
 
 
 @pytest.fixture
@@ -51,3 +51,16 @@ def test_entity_policy_shapes_the_grid_and_is_recorded(store, tmp_path, policy, 
         assert plan.notes == ["TOY/quiet: left out, its test split has no anomalous point"]
     else:
         assert plan.experiments[0].data_provenance["entities"] == ["a", "b", "quiet"]
+
+
+def test_window_ranges_are_limited_to_the_shortest_split(store, tmp_path):
+    grid = GridSpec("t", "", models=("mlp_autoencoder",), datasets=("TOY/a",), num_samples=1, max_concurrent=1)
+    plan = plan_grid(GridRequest(grid=grid, storage=tmp_path, run_name="r", data_root=store))
+    assert plan.datasets["TOY/a"].shortest_split == 80
+    window = plan.experiments[0].space.params["win_size"]
+    assert (window.low, window.high) == (16, 80)
+    assert plan.notes == ["mlp_autoencoder on TOY/a: win_size limited to 80 points (the shortest split)"]
+    too_long = GridSpec("t", "", models=("transmamba",), datasets=("TOY/a",), num_samples=1, max_concurrent=1)
+    with pytest.raises(GridConfigError, match=r"transmamba on TOY/a: the smallest win_size in .*transmamba.yaml "
+                                              r"is 90, longer than the shortest split \(80 points\)"):
+        plan_grid(GridRequest(grid=too_long, storage=tmp_path, run_name="r", data_root=store))

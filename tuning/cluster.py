@@ -17,8 +17,11 @@ PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 CODE_SUFFIXES = (".py", ".yaml")
 NOT_SHIPPED = ("tests",)
 
-QUIET_ENVIRONMENT = {
+RAY_ENVIRONMENT = {
     "RAY_USAGE_STATS_ENABLED": "0",
+    # Snapshot the experiment state after every controller step, not every >= 10 s: a driver killed
+    # right after a trial finished must not lose that trial (it would be re-sampled on resume).
+    "TUNE_GLOBAL_CHECKPOINT_S": "0",
     "RAY_AIR_NEW_OUTPUT": "0",
     "RAY_DEDUP_LOGS": "1",
     "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0",
@@ -37,9 +40,9 @@ class ClusterInfo:
     nodes: int
 
 
-def quiet_ray_environment() -> None:
-    """Set Ray's environment defaults for a quiet run (explicit settings of the user win)."""
-    for key, value in QUIET_ENVIRONMENT.items():
+def configure_ray_environment() -> None:
+    """Set Ray's environment defaults for a quiet, resumable run (the user's own settings win)."""
+    for key, value in RAY_ENVIRONMENT.items():
         os.environ.setdefault(key, value)
 
 
@@ -62,7 +65,7 @@ def start_ray(address: str | None, *, dashboard: bool = True, dashboard_host: st
               num_cpus: int | None = None) -> ClusterInfo:
     """Join the cluster at `address` (shipping our code to its nodes through runtime_env, never
     data or results), or start the embedded local one."""
-    quiet_ray_environment()
+    configure_ray_environment()
     if address:
         code = code_package(Path(tempfile.mkdtemp(prefix="tsadbench-code-")))
         context = ray.init(address=address, log_to_driver=False, logging_level="warning",

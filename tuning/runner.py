@@ -13,6 +13,7 @@ from ..datasets.registry import available_datasets, expand_entities, load_datase
 from ..search_spaces import SearchSpace, load_search_space
 from ..search_spaces.loader import Distribution
 from ..zoo import MODELS, get_model
+from .cluster import configure_ray_environment
 from .experiment import ExperimentOutcome, ExperimentPlan, run_experiment, run_seed_repeats
 from .grids import GridSpec
 from .objectives import get_objective, get_protocol_mode
@@ -82,19 +83,24 @@ def _fit_window_to_data(space: SearchSpace, model: str, data: PreparedData, note
                                   f"fix one with --fix win_size=N (N <= {limit})")
         return space
     window = space.params["win_size"]
-    if window.low > limit:
+    if window.type == "categorical":
+        fitting = tuple(choice for choice in window.choices if choice <= limit)
+        clipped = dataclasses.replace(window, choices=fitting)
+        smallest = min(window.choices)
+    else:
+        step = int(window.step or 1)
+        clipped = dataclasses.replace(window, high=window.low + max(limit - window.low, 0) // step * step)
+        fitting, smallest = window.low <= limit, window.low
+    if not fitting:
         raise GridConfigError(
-            f"{where}: win_size starts at {window.low} in {space.path}, longer than the shortest split "
-            f"({limit} points): lower its 'low' or use --fix win_size=N (N <= {limit})"
+            f"{where}: the smallest win_size in {space.path} is {smallest}, longer than the shortest split "
+            f"({limit} points): allow smaller windows there or use --fix win_size=N (N <= {limit})"
         )
-    if window.high <= limit:
+    if clipped == window:
         return space
-    step = int(window.step or 1)
-    high = window.low + (limit - window.low) // step * step
-    clipped = dataclasses.replace(window, high=high)
-    notes.append(f"{where}: win_size range clipped to [{window.low}, {high}] (shortest split: {limit} points)")
+    notes.append(f"{where}: win_size limited to {limit} points (the shortest split)")
     first_points = {key: point for key, point in space.first_points.items()
-                    if clipped.contains(point.get("win_size", window.low))}
+                    if clipped.contains(point.get("win_size", smallest))}
     return dataclasses.replace(space, params={**space.params, "win_size": clipped}, first_points=first_points)
 
 
@@ -199,6 +205,7 @@ def plan_grid(request: GridRequest) -> GridPlan:
 
 def run_grid(plan: GridPlan, printer: Callable[[str], None] = print) -> list[ExperimentOutcome]:
     """Run every experiment of the plan in order; stops early only if one was interrupted."""
+    configure_ray_environment()
     references = {name: ray.put(data) for name, data in plan.datasets.items()}
     outcomes = []
     for number, experiment in enumerate(plan.experiments, start=1):

@@ -35,7 +35,10 @@ def tsad_trainable(config: dict[str, Any], data_ref: Any, settings: TrialSetting
         with checkpoint.as_directory() as folder:
             state = torch.load(os.path.join(folder, STATE_FILE), weights_only=False)
 
+    node_id = ray.get_runtime_context().get_node_id()
+
     def report(metrics: dict[str, Any], artifacts: dict[str, Any]) -> None:
+        metrics = {**metrics, "node_id": node_id, "gpu_ids": [str(i) for i in ray.get_gpu_ids()]}
         with tempfile.TemporaryDirectory() as folder:
             torch.save(artifacts["state"], os.path.join(folder, STATE_FILE))
             np.savez_compressed(os.path.join(folder, SCORES_FILE), labels=data.labels, **artifacts["scores"])
