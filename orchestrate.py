@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fix", type=_fixed_value, action="append", default=[], metavar="KEY=VALUE",
                         help="fix a hyperparameter for every model that has it (repeatable)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs-cap", type=int, help="at most this many epochs per trial (shrinks any grid)")
+    parser.add_argument("--max-windows-per-epoch", type=int,
+                        help="train each epoch on a random subset of this many windows (shrinks any grid)")
     parser.add_argument("--storage", type=Path, default=DEFAULT_STORAGE, help="where experiments are written")
     parser.add_argument("--shared-storage", action="store_true",
                         help="confirm that --storage is mounted at the same path on every node of the cluster")
@@ -116,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
             grid=get_grid(args.grid), storage=storage, run_name=_run_name(args, storage), models=args.models,
             datasets=args.datasets, num_samples=args.num_samples, max_concurrent=args.max_concurrent,
             cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial, protocol=args.protocol,
-            objective=args.objective, seed=args.seed, seeds=args.seeds, fixed=dict(args.fix), data_root=resolve_data_root(args.data_root),
+            objective=args.objective, seed=args.seed, seeds=args.seeds, epochs_cap=args.epochs_cap,
+            max_windows_per_epoch=args.max_windows_per_epoch, fixed=dict(args.fix), data_root=resolve_data_root(args.data_root),
             nan_policy=args.nan_policy, entity_policy=args.entity_policy, time_budget_s=args.time_budget,
         )
         plan = plan_grid(request)
@@ -126,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(plan, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from tsadbench.results.tables import write_tables
+    from tsadbench.results.report import write_report
     from tsadbench.tuning.cluster import start_ray, stop_ray, storage_problem
     from tsadbench.tuning.runner import fit_to_cluster, run_grid
 
@@ -154,9 +158,10 @@ def _run(plan, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     finally:
         stop_ray()
     interrupted = [o for o in outcomes if o.status == "interrupted"]
-    written = write_tables(grid_dir)
+    written = write_report(grid_dir)
     print(f"trials: {sum(o.trials for o in outcomes)} run, {sum(o.errors for o in outcomes)} failed")
-    print(f"tables: {written['main.md'].parent} (main.md/.tex/.csv, honest.*, records.csv, trials.csv)")
+    print(f"tables: {written['main.md'].parent} (main.md/.tex/.csv, honest.*, published.*, records.csv, trials.csv)")
+    print(f"report: {written['report.html']}")
     if interrupted or len(outcomes) < len(plan.experiments):
         print(f"interrupted: continue with  python orchestrate.py --grid {args.grid} --name {grid_dir.name} --resume")
         return 130

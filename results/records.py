@@ -2,7 +2,9 @@
 
 A grid folder holds one experiment folder per (model, dataset), each with our
 `tsadbench_experiment.json` and Ray Tune's trial folders (`params.json`, `result.json` with one
-JSON line per epoch, `error.txt` for a failed trial).
+JSON line per epoch, `error.txt` for a failed trial, `checkpoint_00000N/scores.npz`). Seed repeats
+of a selected configuration are trials whose config says `"seed_repeat": true`, or every trial of
+an experiment whose metadata lists `"seeds"` (folder `<model>__<dataset>__seeds`).
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any
 
 EXPERIMENT_FILE = "tsadbench_experiment.json"
 COMPLETE_FILE = "tsadbench_complete.json"
+SCORES_FILE = "scores.npz"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,9 +30,11 @@ class TrialRecord:
     epochs: list[dict[str, Any]]
     error: str | None
     meta: dict[str, Any]
+    unreadable_lines: int = 0
 
     @property
     def status(self) -> str:
+        """ERROR (error.txt), TERMINATED (reported at least once) or NO_RESULT."""
         if self.error is not None:
             return "ERROR"
         return "TERMINATED" if self.epochs else "NO_RESULT"
@@ -38,6 +43,36 @@ class TrialRecord:
     def last(self) -> dict[str, Any]:
         """The last epoch's report (empty when the trial reported nothing)."""
         return self.epochs[-1] if self.epochs else {}
+
+    @property
+    def trial_id(self) -> str:
+        """Ray's trial id, else the folder name."""
+        return str(self.last.get("trial_id") or self.trial_dir.name)
+
+    @property
+    def seed(self) -> Any:
+        """The seed the trial ran with (its reports', else its config's)."""
+        return self.last.get("seed", self.config.get("seed"))
+
+    @property
+    def seed_repeat(self) -> bool:
+        """Whether this trial repeats a selected configuration with another seed."""
+        return bool(self.config.get("seed_repeat")) or "seeds" in self.meta
+
+    @property
+    def ran_every_epoch(self) -> bool:
+        """Whether the last report is the last planned epoch (not stopped early or interrupted)."""
+        last = self.last
+        return self.status == "TERMINATED" and last.get("epoch", 0) >= last.get("epochs_planned", float("inf"))
+
+    def stored_scores(self) -> tuple[Path, dict[str, Any]] | None:
+        """The last kept checkpoint's `scores.npz` and the report of that same epoch, if both exist."""
+        checkpoints = sorted(self.trial_dir.glob(f"checkpoint_*/{SCORES_FILE}"))
+        if not checkpoints:
+            return None
+        iteration = int(checkpoints[-1].parent.name.rpartition("_")[2]) + 1
+        reports = [r for r in self.epochs if r.get("training_iteration", r.get("epoch")) == iteration]
+        return (checkpoints[-1], reports[-1]) if reports else None
 
 
 def flat_value(report: dict[str, Any], key: str) -> Any:
@@ -50,31 +85,72 @@ def flat_value(report: dict[str, Any], key: str) -> Any:
     return node
 
 
-def _read_epochs(path: Path) -> list[dict[str, Any]]:
+def _read_epochs(path: Path) -> tuple[list[dict[str, Any]], int]:
+    """One report per epoch, and how many lines could not be decoded (a trial killed mid-write).
+
+    An epoch reported twice (redone after a resume from an older checkpoint) keeps its last report.
+    """
     if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        return [], 0
+    by_epoch: dict[Any, dict[str, Any]] = {}
+    unreadable = 0
+    for index, line in enumerate(path.read_text().splitlines()):
+        if not line.strip():
+            continue
+        try:
+            report = json.loads(line)
+        except json.JSONDecodeError:
+            unreadable += 1
+            continue
+        by_epoch[report.get("epoch", index)] = report
+    return [by_epoch[epoch] for epoch in sorted(by_epoch)], unreadable
 
 
-def read_experiment(folder: Path) -> list[TrialRecord]:
-    """Every trial of one experiment folder, in trial-folder order."""
+def _tracked_trial_dirs(folder: Path) -> set[str] | None:
+    """Trial folders that Ray's newest experiment snapshot knows; None without a snapshot.
+
+    A driver killed between two snapshots leaves folders of trials that a resume re-sampled
+    under new ids: they are not part of the experiment and are left out.
+    """
+    snapshots = sorted(folder.glob("experiment_state-*.json"))
+    if not snapshots:
+        return None
+    state = json.loads(snapshots[-1].read_text())
+    trials = (json.loads(trial) if isinstance(trial, str) else trial for trial, _ in state.get("trial_data", []))
+    return {trial["relative_logdir"] for trial in trials if trial.get("relative_logdir")}
+
+
+def read_meta(folder: Path) -> dict[str, Any]:
+    """An experiment's metadata, plus its folder name and whether it is complete."""
     meta = json.loads((folder / EXPERIMENT_FILE).read_text())
+    meta["experiment"] = folder.name
     meta["complete"] = (folder / COMPLETE_FILE).is_file()
+    return meta
+
+
+def read_experiment(folder: Path) -> tuple[dict[str, Any], list[TrialRecord]]:
+    """An experiment's metadata and every trial of it, in trial-folder order."""
+    meta = read_meta(folder)
+    tracked = _tracked_trial_dirs(folder)
     records = []
     for params in sorted(folder.glob("*/params.json")):
         trial_dir = params.parent
+        if tracked is not None and trial_dir.name not in tracked:
+            continue
         error_file = trial_dir / "error.txt"
+        epochs, unreadable = _read_epochs(trial_dir / "result.json")
         records.append(TrialRecord(
             experiment=folder.name,
             model=meta["model"],
             dataset=meta["dataset"],
             trial_dir=trial_dir,
             config=json.loads(params.read_text()),
-            epochs=_read_epochs(trial_dir / "result.json"),
+            epochs=epochs,
             error=error_file.read_text().strip() if error_file.is_file() else None,
             meta=meta,
+            unreadable_lines=unreadable,
         ))
-    return records
+    return meta, records
 
 
 def experiment_folders(grid_dir: Path) -> list[Path]:
@@ -94,10 +170,7 @@ def read_grid(grid_dir: Path) -> tuple[list[dict[str, Any]], list[TrialRecord]]:
         )
     metas, trials = [], []
     for folder in folders:
-        experiment_trials = read_experiment(folder)
-        meta = json.loads((folder / EXPERIMENT_FILE).read_text())
-        meta["complete"] = (folder / COMPLETE_FILE).is_file()
-        meta["experiment"] = folder.name
+        meta, experiment_trials = read_experiment(folder)
         metas.append(meta)
         trials.extend(experiment_trials)
     return metas, trials

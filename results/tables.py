@@ -1,209 +1,148 @@
-"""Paper-style tables from stored trial records: the papers' main table (P, R, F1 after point
-adjustment) and, beside it, the honest one (F1 without adjustment, threshold-free metrics, and
-the oracle best PA-F1 marked as such), plus a long machine-readable record of every number with
-its provenance. Written as CSV, Markdown and LaTeX (booktabs).
+"""Paper-style tables from stored trial records.
+
+* `main`: the papers' table, datasets as column groups of P, R, F1 after point adjustment at each
+  model's headline threshold protocol (its experiment's `threshold_protocol`), models as rows;
+* `honest`: beside it, per dataset and model, at the label-free clean protocol (val-percentile)
+  where recorded: F1 without adjustment, PA%K area, affiliation F, range F1, event F1 (composite),
+  ROC/PR-AUC, VUS-ROC/PR (those present in the records) and the oracle best PA-F1, marked;
+* `published` (see `published.py`): the papers' numbers next to ours.
+
+Each is written as CSV (the cells as shown), Markdown and LaTeX (booktabs), with footnotes; every
+cell's numbers, trials and marks also go to `cells.csv`.
 """
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from .records import TrialRecord, flat_value, read_grid
-
-MISSING = "—"
-ORACLE_MARK = "‡"
-MAIN_PROTOCOL = "at_compat"
-ORACLE_PROTOCOL = "best_f1"
-THRESHOLD_FREE = "threshold_free"
-
-
-@dataclasses.dataclass(frozen=True)
-class PairResult:
-    """The selected trial of one (model, dataset) experiment and how it was selected."""
-
-    model: str
-    model_display_name: str
-    dataset: str
-    meta: dict[str, Any]
-    best: TrialRecord | None
-    n_trials: int
-    n_failed: int
-
-    @property
-    def objective_uses_test_labels(self) -> bool:
-        return bool(self.meta["objective"]["uses_test_labels"])
+from .aggregate import Table, aggregate, key_present, rank_frame
+from .columns import HONEST_COLUMNS, MAIN_COLUMNS, Column
+from .exports import cells_frame, long_records, trial_table
+from .latex import latex_document, latex_table
+from .markdown import markdown_table
+from .notes import ProtocolOf, column_notes, mark_notes, model_notes, protocol_notes, selection_notes
+from .published import load_published, published_table
+from .records import read_grid
+from .render import text_frame
+from .select import Selection, select, short_name
 
 
-@dataclasses.dataclass(frozen=True)
-class Column:
-    """A table column: a flattened report key shown under a short header."""
-
-    header: str
-    key: str
-    oracle: bool = False
-
-
-MAIN_COLUMNS = (Column("P", f"{MAIN_PROTOCOL}/pa_precision"), Column("R", f"{MAIN_PROTOCOL}/pa_recall"),
-                Column("F1", f"{MAIN_PROTOCOL}/pa_f1"))
-HONEST_COLUMNS = (Column("F1 (no PA)", f"{MAIN_PROTOCOL}/f1"), Column("ROC-AUC", f"{THRESHOLD_FREE}/roc_auc"),
-                  Column("PR-AUC", f"{THRESHOLD_FREE}/pr_auc"),
-                  Column(f"PA-F1 oracle{ORACLE_MARK}", f"{ORACLE_PROTOCOL}/pa_f1", oracle=True))
+def row_labels(selections: list[Selection]) -> tuple[dict[str, str], dict[str, str]]:
+    """Short row label per model (its display name without a trailing parenthesis), in the selections'
+    order, and the qualifiers cut off (for a footnote)."""
+    names = {s.model: s.display_name for s in selections}
+    ordered = list(names)
+    short = {m: short_name(names[m]) for m in ordered}
+    if len(set(short.values())) < len(short):
+        return {m: names[m] for m in ordered}, {}
+    remarks = {short[m]: names[m][len(short[m]) + 2:].rstrip(")") for m in ordered if short[m] != names[m]}
+    return short, remarks
 
 
-def select_best(metas: list[dict[str, Any]], trials: list[TrialRecord]) -> list[PairResult]:
-    """Per experiment, the finished trial with the best objective at its last epoch."""
-    pairs = []
-    for meta in metas:
-        own = [t for t in trials if t.experiment == meta["experiment"]]
-        metric, mode = meta["objective"]["metric"], meta["objective"]["mode"]
-        finished = [t for t in own if t.status == "TERMINATED" and flat_value(t.last, metric) is not None]
-        sign = 1 if mode == "max" else -1
-        best = max(finished, key=lambda t: sign * float(flat_value(t.last, metric)), default=None)
-        pairs.append(PairResult(meta["model"], meta.get("model_display_name", meta["model"]), meta["dataset"], meta,
-                                best, len(own), sum(t.status == "ERROR" for t in own)))
-    return pairs
+def datasets_of(selections: list[Selection]) -> list[str]:
+    """Datasets in the order they were first read."""
+    return list(dict.fromkeys(s.dataset for s in selections))
 
 
-def _numeric_table(pairs: list[PairResult], columns: tuple[Column, ...]) -> pd.DataFrame:
-    datasets = list(dict.fromkeys(p.dataset for p in pairs))
-    models = list(dict.fromkeys(p.model_display_name for p in pairs))
-    index = pd.MultiIndex.from_product([datasets, [c.header for c in columns]], names=["dataset", "metric"])
-    table = pd.DataFrame(np.nan, index=pd.Index(models, name="model"), columns=index)
-    for pair in pairs:
-        if pair.best is None:
-            continue
-        for column in columns:
-            value = flat_value(pair.best.last, column.key)
-            if value is not None:
-                table.loc[pair.model_display_name, (pair.dataset, column.header)] = float(value)
-    return table
-
-
-def _oracle_cells(pairs: list[PairResult], columns: tuple[Column, ...]) -> set[tuple[str, str, str]]:
-    """Cells whose number was chosen with test labels: the oracle columns, and every cell of a
-    pair whose configuration was selected by an objective on test labels."""
-    cells = set()
-    for pair in pairs:
-        for column in columns:
-            if column.oracle or pair.objective_uses_test_labels:
-                cells.add((pair.model_display_name, pair.dataset, column.header))
+def _cells(selections: list[Selection], rows: list[tuple[str, str]], columns: list[tuple[str, Column]],
+           protocol: ProtocolOf, index: pd.Index, header: pd.Index) -> pd.DataFrame:
+    """A frame of cells: `rows` are (model, dataset) and `columns` (dataset, column) pairs, an empty
+    dataset meaning 'the other one's'; each pair's keys read the record of `protocol(selection)`."""
+    by_pair = {(s.model, s.dataset): s for s in selections}
+    cells = pd.DataFrame(None, index=index, columns=header, dtype=object)
+    for i, (model, row_dataset) in enumerate(rows):
+        for j, (column_dataset, column) in enumerate(columns):
+            selection = by_pair.get((model, row_dataset or column_dataset))
+            key = column.key_for(protocol(selection)) if selection else column.key
+            cells.iat[i, j] = aggregate(selection, key)
     return cells
 
 
-def _formatted(table: pd.DataFrame, oracle: set[tuple[str, str, str]], bold: tuple[str, str]) -> pd.DataFrame:
-    """Percentages with two decimals; best per column in bold; oracle cells marked."""
-    text = pd.DataFrame(MISSING, index=table.index, columns=table.columns)
-    for column in table.columns:
-        values = table[column]
-        best = values.max() if values.notna().any() else None
-        for model, value in values.items():
-            if np.isnan(value):
-                continue
-            cell = f"{100 * value:.2f}"
-            if best is not None and np.isclose(value, best):
-                cell = f"{bold[0]}{cell}{bold[1]}"
-            if (model, column[0], column[1]) in oracle:
-                cell += ORACLE_MARK
-            text.loc[model, column] = cell
-    return text
+def _headline(selection: Selection) -> str:
+    return selection.headline_protocol
 
 
-def _markdown(text: pd.DataFrame, caption: str, notes: list[str]) -> str:
-    headers = ["model"] + [f"{dataset} {metric}" for dataset, metric in text.columns]
-    lines = [f"**{caption}**", "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    for model, row in text.iterrows():
-        lines.append("| " + " | ".join([str(model), *row.tolist()]) + " |")
-    return "\n".join(lines + [""] + [f"{note}  " for note in notes]) + "\n"
+def _honest(selection: Selection) -> str:
+    return selection.honest_protocol
 
 
-def _latex(text: pd.DataFrame, caption: str, notes: list[str]) -> str:
-    escaped = text.map(lambda cell: cell.replace(MISSING, "--").replace(ORACLE_MARK, r"$^\ddagger$"))
-    escaped.columns = pd.MultiIndex.from_tuples(
-        [(d.replace("_", r"\_"), m.replace(ORACLE_MARK, r"$^\ddagger$")) for d, m in escaped.columns])
-    escaped.index = [str(m).replace("_", r"\_") for m in escaped.index]
-    body = escaped.style.to_latex(hrules=True, multicol_align="c", column_format="l" + "c" * escaped.shape[1])
-    footnotes = "\n".join(f"\\par\\footnotesize {note.replace(ORACLE_MARK, chr(36) + '^' + chr(92) + 'ddagger' + chr(36)).replace('%', chr(92) + '%').replace('_', chr(92) + '_')}"
-                          for note in notes)
-    return f"\\begin{{table}}[t]\n\\centering\n\\caption{{{caption}}}\n{body}{footnotes}\n\\end{{table}}\n"
+def _notes(columns: list[Column], selections: list[Selection], protocol: ProtocolOf, remarks: dict[str, str],
+           cells: pd.DataFrame) -> tuple[str, ...]:
+    return tuple(column_notes(columns, selections, protocol) + protocol_notes(columns, selections, protocol)
+                 + selection_notes(selections) + model_notes(remarks) + mark_notes(cells))
 
 
-def _provenance_notes(pairs: list[PairResult]) -> list[str]:
-    objectives = sorted({f"{p.meta['objective']['name']} ({p.meta['objective']['description']})" for p in pairs})
-    stopping = sorted({p.meta["early_stopping"] for p in pairs})
-    notes = [f"Best trial per cell chosen by: {'; '.join(objectives)}.", f"Early stopping: {'; '.join(stopping)}."]
-    if any(p.objective_uses_test_labels for p in pairs):
-        notes.append(f"{ORACLE_MARK} oracle: the number was chosen with test labels.")
-    if any(p.best is None for p in pairs):
-        notes.append(f"{MISSING} no finished trial (failed, interrupted or not run).")
-    return notes
+def _modes(selections: list[Selection]) -> str:
+    modes = list(dict.fromkeys(str(s.meta.get("protocol_mode", "not recorded")) for s in selections))
+    return " / ".join(modes)
 
 
-def long_records(pairs: list[PairResult]) -> pd.DataFrame:
-    """One row per reported number of every selected trial, with its full provenance."""
-    rows = []
-    for pair in pairs:
-        base = {
-            "model": pair.model, "dataset": pair.dataset, "objective": pair.meta["objective"]["name"],
-            "objective_split": pair.meta["objective"]["split"],
-            "objective_uses_test_labels": pair.objective_uses_test_labels,
-            "early_stopping": pair.meta["early_stopping"], "n_trials": pair.n_trials, "n_failed": pair.n_failed,
-            "experiment_complete": pair.meta.get("complete", False),
-        }
-        if pair.best is None:
-            rows.append({**base, "metric": None, "value": None})
-            continue
-        last = pair.best.last
-        base.update(trial_id=last.get("trial_id"), seed=last.get("seed"), epochs=last.get("epoch"),
-                    anomaly_ratio=last.get("anomaly_ratio"))
-        for section, values in last.items():
-            if not isinstance(values, dict) or section == "config":
-                continue
-            protocol = values.get("protocol", "threshold-free" if section == THRESHOLD_FREE else section)
-            uses_labels = bool(values.get("uses_test_labels", False))
-            for metric, value in values.items():
-                if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    continue
-                rows.append({**base, "metric": metric, "value": value, "threshold_protocol": protocol,
-                             "threshold_splits": values.get("threshold_splits", "none"),
-                             "threshold_uses_test_labels": uses_labels,
-                             "oracle": uses_labels or pair.objective_uses_test_labels})
-    return pd.DataFrame(rows)
+def main_table(selections: list[Selection]) -> Table:
+    """P, R, F1 after point adjustment at each model's headline protocol: models as rows, datasets as
+    column groups."""
+    labels, remarks = row_labels(selections)
+    datasets = datasets_of(selections)
+    columns = [(d, c) for d in datasets for c in MAIN_COLUMNS]
+    cells = _cells(selections, [(model, "") for model in labels], columns, _headline,
+                   pd.Index(list(labels.values()), name="model"),
+                   pd.MultiIndex.from_tuples([(d, c.header) for d, c in columns], names=["dataset", "metric"]))
+    caption = (f"P, R and F1 (%) after point adjustment at each model's headline threshold protocol "
+               f"(protocol mode: {_modes(selections)}), as the papers report them")
+    return Table("main", caption, cells, rank_frame(cells), _notes(list(MAIN_COLUMNS), selections, _headline,
+                                                                   remarks, cells))
 
 
-def trial_table(trials: list[TrialRecord]) -> pd.DataFrame:
-    """Every trial with its status, epochs and the first line of its error."""
-    return pd.DataFrame([{
-        "experiment": t.experiment, "trial": t.trial_dir.name, "status": t.status, "epochs": len(t.epochs),
-        "error": t.error.splitlines()[-1] if t.error else "", **{f"config.{k}": v for k, v in t.config.items()},
-    } for t in trials])
+def honest_table(selections: list[Selection]) -> Table:
+    """Without point adjustment, range/event-based and threshold-free metrics at a label-free
+    threshold, and the oracle best PA-F1, marked: (dataset, model) rows."""
+    labels, remarks = row_labels(selections)
+    datasets = datasets_of(selections)
+    shown = [c for c in HONEST_COLUMNS
+             if not c.optional or key_present([(s, c.key_for(s.honest_protocol)) for s in selections])]
+    rows = [(model, d) for d in datasets for model in labels]
+    cells = _cells(selections, rows, [("", c) for c in shown], _honest,
+                   pd.MultiIndex.from_tuples([(d, labels[m]) for m, d in rows], names=["dataset", "model"]),
+                   pd.Index([c.header for c in shown], name="metric"))
+    caption = ("Without point adjustment, range- and event-based and threshold-free metrics at a label-free "
+               "threshold, and the oracle best PA-F1 (%), per dataset")
+    return Table("honest", caption, cells, rank_frame(cells, datasets), _notes(shown, selections, _honest,
+                                                                               remarks, cells))
+
+
+def build_tables(selections: list[Selection]) -> list[Table]:
+    """The main, honest and published-versus-reproduced tables."""
+    labels, _ = row_labels(selections)
+    return [main_table(selections), honest_table(selections), published_table(selections, load_published(), labels)]
+
+
+def write_table(table: Table, out: Path) -> dict[str, Path]:
+    """`<name>.csv` (cells as shown, no emphasis), `.md` and `.tex`."""
+    paths = {f"{table.name}.{ext}": out / f"{table.name}.{ext}" for ext in ("csv", "md", "tex")}
+    text_frame(table.cells).to_csv(paths[f"{table.name}.csv"])
+    markdown = markdown_table(text_frame(table.cells), table.ranks, table.caption, table.notes)
+    paths[f"{table.name}.md"].write_text(markdown)
+    paths[f"{table.name}.tex"].write_text(latex_table(table))
+    return paths
+
+
+def write_table_files(selections: list[Selection], tables: list[Table], out: Path) -> dict[str, Path]:
+    """Every table in every format, the standalone LaTeX document, cells, records and trials."""
+    out.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    for table in tables:
+        written.update(write_table(table, out))
+    written["paper_tables.tex"] = out / "paper_tables.tex"
+    written["paper_tables.tex"].write_text(latex_document(tables))
+    exports = {"cells.csv": cells_frame(tables), "records.csv": long_records(selections),
+               "trials.csv": trial_table(selections)}
+    for name, frame in exports.items():
+        frame.to_csv(out / name, index=False)
+        written[name] = out / name
+    return written
 
 
 def write_tables(grid_dir: Path, out_dir: Path | None = None) -> dict[str, Path]:
-    """Build every table of a grid folder; returns the written files by name."""
-    metas, trials = read_grid(grid_dir)
-    pairs = select_best(metas, trials)
-    out = Path(out_dir or Path(grid_dir) / "tables")
-    out.mkdir(parents=True, exist_ok=True)
-    notes = _provenance_notes(pairs)
-    written: dict[str, Path] = {}
-    specs = {
-        "main": (MAIN_COLUMNS, "P, R and F1 (%) after point adjustment at the at-compat threshold "
-                               "(percentile 100 - r of train and test scores, label-free)"),
-        "honest": (HONEST_COLUMNS, f"Without point adjustment, threshold-free, and the oracle "
-                                   f"(best threshold on test labels{ORACLE_MARK}), in %"),
-    }
-    for name, (columns, caption) in specs.items():
-        numeric = _numeric_table(pairs, columns)
-        oracle = _oracle_cells(pairs, columns)
-        _formatted(numeric, oracle, ("", "")).to_csv(out / f"{name}.csv")
-        (out / f"{name}.md").write_text(_markdown(_formatted(numeric, oracle, ("**", "**")), caption, notes))
-        (out / f"{name}.tex").write_text(_latex(_formatted(numeric, oracle, (r"\textbf{", "}")), caption, notes))
-        written.update({f"{name}.{ext}": out / f"{name}.{ext}" for ext in ("csv", "md", "tex")})
-    long_records(pairs).to_csv(out / "records.csv", index=False)
-    trial_table(trials).to_csv(out / "trials.csv", index=False)
-    written.update({"records.csv": out / "records.csv", "trials.csv": out / "trials.csv"})
-    return written
+    """Build every table of a grid folder (default out: `<grid_dir>/tables`); returns the files by name."""
+    selections = select(*read_grid(grid_dir))
+    return write_table_files(selections, build_tables(selections), Path(out_dir or Path(grid_dir) / "tables"))

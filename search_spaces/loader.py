@@ -116,6 +116,11 @@ class SearchSpace:
         points = [self.first_points[key] for key in ("*", family) if key in self.first_points]
         return [{k: _encode(v) for k, v in point.items()} for point in points]
 
+    def paper_point(self, dataset: str) -> dict[str, Any]:
+        """The repository's own settings for `dataset`: its first point, else the "*" one."""
+        family = dataset.partition("/")[0]
+        return dict(self.first_points.get(family) or self.first_points.get("*") or {})
+
     def keys(self) -> set[str]:
         """Every key a trial config built from this space carries."""
         return set(self.params) | set(self.fixed)

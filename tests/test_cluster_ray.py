@@ -15,6 +15,7 @@ from pathlib import Path
 import optuna
 import pytest
 
+from tsadbench.results.records import read_grid
 from tsadbench.tuning.grids import GridSpec
 from tsadbench.tuning.runner import GridRequest, plan_grid, run_grid
 
@@ -99,6 +100,8 @@ def test_sigkilled_driver_resumes_every_planned_trial_exactly_once(ray_session, 
     assert len(finished_before_the_kill) == 2
     assert finished_before_the_kill <= set(final_values), (finished_before_the_kill, final_values)
     assert sorted(f"{t.value:.4g}" for t in complete) == sorted(final_values)
+    _, recorded = read_grid(tmp_path / "killed")
+    assert sorted(f"{t.last['val_loss']:.4g}" for t in recorded) == sorted(final_values)
 
 
 def _kill_with_children(pid: int) -> None:

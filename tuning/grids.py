@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import dataclasses
 
+PAPER_DATASETS = ("SMD", "MSL", "SMAP", "PSM", "SWaT", "WADI")
+
 
 @dataclasses.dataclass(frozen=True)
 class GridSpec:
     """A named grid. `models`/`datasets` None means every registered model / every dataset
     found (built-in ones included); `epochs_cap` and `max_windows_per_epoch` shrink trials, and
-    `tiny_models` fixes each search space's `smoke` values."""
+    `tiny_models` fixes each search space's `smoke` values; `paper_settings` runs only each
+    repository's own settings for the dataset (its first point), one trial per experiment."""
 
     name: str
     description: str
@@ -19,6 +22,7 @@ class GridSpec:
     epochs_cap: int | None = None
     max_windows_per_epoch: int | None = None
     tiny_models: bool = False
+    paper_settings: bool = False
 
 
 GRIDS: dict[str, GridSpec] = {
@@ -29,6 +33,10 @@ GRIDS: dict[str, GridSpec] = {
                  max_windows_per_epoch=1024, tiny_models=True),
         GridSpec("all", "every registered model x every dataset found under the data root + synthetic",
                  models=None, datasets=None, num_samples=20, max_concurrent=4),
+        GridSpec("paper", "the five paper models and Anomaly Transformer with their repositories' per-dataset "
+                          "settings and threshold protocols, on the public benchmarks found (concatenated)",
+                 models=("anomaly_transformer", "transmamba", "stformer", "dual_stf", "twavefussion", "slmr"),
+                 datasets=PAPER_DATASETS, num_samples=1, max_concurrent=1, paper_settings=True),
     )
 }
 

@@ -43,6 +43,8 @@ class GridRequest:
     seed: int = 0
     seeds: int = 0
     fixed: dict[str, Any] = dataclasses.field(default_factory=dict)
+    epochs_cap: int | None = None
+    max_windows_per_epoch: int | None = None
     data_root: Path | None = None
     nan_policy: str = "error"
     val_fraction: float = 0.2
@@ -158,8 +160,16 @@ def plan_grid(request: GridRequest) -> GridPlan:
     for model in models:
         get_model(model)
     found = available_datasets(request.data_root)
-    datasets = list(request.datasets or grid.datasets or found)
     notes: list[str] = []
+    datasets = list(request.datasets or grid.datasets or found)
+    if request.datasets is None and grid.paper_settings:
+        missing = [name for name in datasets if name not in found]
+        datasets = [name for name in datasets if name in found]
+        if missing:
+            notes.append(f"paper datasets not found under the data root: {', '.join(missing)}")
+        if not datasets:
+            raise GridConfigError("none of the paper datasets (SMD, MSL, SMAP, PSM, SWaT, WADI) is under the data "
+                                  "root: give --data-root, or prepare them with `python -m datasets prepare`")
     if request.entity_policy == "per-entity":
         datasets = _entities_with_anomalies(datasets, request.data_root, notes)
     prepared = {name: prepare(name, load_dataset(name, request.data_root), val_fraction=request.val_fraction,
@@ -182,12 +192,14 @@ def plan_grid(request: GridRequest) -> GridPlan:
         headline = mode.headline(space.paper_protocol)
         for name in datasets:
             data = prepared[name]
-            settings = TrialSettings(model=model, dataset=name, seed=request.seed, epochs_cap=grid.epochs_cap,
-                                     max_windows_per_epoch=grid.max_windows_per_epoch, cpus=resources["cpu"],
-                                     protocols=mode.reported(space.paper_protocol))
+            settings = TrialSettings(model=model, dataset=name, seed=request.seed,
+                                     epochs_cap=request.epochs_cap or grid.epochs_cap,
+                                     max_windows_per_epoch=request.max_windows_per_epoch or grid.max_windows_per_epoch,
+                                     cpus=resources["cpu"], protocols=mode.reported(space.paper_protocol))
+            dataset_space = _apply_fixed(space, space.paper_point(name), allowed) if grid.paper_settings else space
             experiments.append(ExperimentPlan(
                 settings=settings,
-                space=_fit_window_to_data(space, model, data, notes),
+                space=_fit_window_to_data(dataset_space, model, data, notes),
                 objective=objective_spec.bind(headline),
                 num_samples=request.num_samples or grid.num_samples,
                 max_concurrent=request.max_concurrent or grid.max_concurrent,

@@ -1,0 +1,140 @@
+"""The static report of one grid: every table (HTML, with links to CSV, Markdown and LaTeX), every
+figure (PNG, linking its PDF), failures and provenance, in one `report.html` that opens from disk
+without Ray or a server."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+from markupsafe import Markup
+
+from .aggregate import Table
+from .plots import WrittenFigure, write_figures
+from .records import read_grid
+from .render import text_frame
+from .select import Selection, select
+from .tables import build_tables, row_labels, write_table_files
+
+RANK_CSS = {1: "font-weight: bold;", 2: "text-decoration: underline;"}
+
+TEMPLATE = jinja2.Environment(autoescape=True).from_string("""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>tsadbench report: {{ run }}</title>
+<style>
+body { font-family: sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.9em; }
+th, td { border-bottom: 1px solid #ccc; padding: 0.2em 0.6em; text-align: center; }
+.notes { font-size: 0.85em; color: #444; } .warn { color: #a40; }
+figure { margin: 1.5em 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
+figcaption { font-size: 0.85em; color: #444; }
+</style></head><body>
+<h1>Results of {{ run }}</h1>
+<p>Grid folder <code>{{ grid_dir }}</code>; rebuilt {{ now }} from the stored trial records with
+<code>python -m tsadbench.results {{ grid_dir }}</code>. {{ summary }}</p>
+<h2>Contents</h2><ul>
+{% for table in tables %}<li><a href="#table-{{ table.name }}">Table: {{ table.caption }}</a></li>{% endfor %}
+{% for group in figure_groups %}<li><a href="#figures-{{ loop.index }}">Figures: {{ group }}</a></li>{% endfor %}
+<li><a href="#problems">Failures and gaps</a></li><li><a href="#provenance">Provenance</a></li></ul>
+<p>Downloads: {% for name in downloads %}<a href="{{ name }}">{{ name }}</a>{% if not loop.last %}, {% endif %}
+{% endfor %}</p>
+{% for table in tables %}
+<h2 id="table-{{ table.name }}">{{ table.caption }}</h2>
+<p>Files: {% for ext in ["csv", "md", "tex"] %}<a href="{{ table.name }}.{{ ext }}">{{ table.name }}.{{ ext }}</a>
+{% endfor %}</p>
+{{ table.html }}
+<div class="notes">{% for note in table.notes %}<p>{{ note }}</p>{% endfor %}</div>
+{% endfor %}
+{% for group, figures in figure_groups.items() %}
+<h2 id="figures-{{ loop.index }}">{{ group }}</h2>
+{% for figure in figures %}
+<figure><a href="{{ figure.pdf }}"><img src="{{ figure.png }}" alt="{{ figure.title }}"></a>
+<figcaption><b>{{ figure.title }}.</b> {{ figure.caption }} (<a href="{{ figure.pdf }}">PDF</a>)</figcaption></figure>
+{% endfor %}{% endfor %}
+<h2 id="problems">Failures and gaps</h2>
+{% if incomplete %}<p class="warn">Not finished: {{ incomplete | join(", ") }}.</p>{% endif %}
+{% if failures %}<table><tr><th>experiment</th><th>trial</th><th>error (last line)</th></tr>
+{% for row in failures %}<tr><td>{{ row.experiment }}</td><td>{{ row.trial }}</td><td>{{ row.error }}</td></tr>
+{% endfor %}
+</table>{% else %}<p>No trial failed.</p>{% endif %}
+{% if skipped %}<p>Figures not drawn:</p><ul>{% for line in skipped %}<li>{{ line }}</li>{% endfor %}</ul>{% endif %}
+<h2 id="provenance">Provenance</h2>
+<table><tr>{% for key in provenance[0] %}<th>{{ key }}</th>{% endfor %}</tr>
+{% for row in provenance %}<tr>{% for value in row.values() %}<td>{{ value }}</td>{% endfor %}</tr>{% endfor %}</table>
+</body></html>
+""")
+
+
+def table_html(table: Table) -> str:
+    """The table as HTML, best in bold and second underlined, every label and cell escaped."""
+    text = text_frame(table.cells)
+    styles = table.ranks.map(lambda rank: RANK_CSS.get(rank, "")).to_numpy()
+    styler = (text.style.apply(lambda frame: pd.DataFrame(styles, index=frame.index, columns=frame.columns), axis=None)
+              .format(escape="html").format_index(escape="html", axis=0).format_index(escape="html", axis=1))
+    return styler.to_html()
+
+
+def _provenance(selections: list[Selection]) -> list[dict[str, Any]]:
+    """One row per (model, dataset): its experiments, trials, selection, data and code."""
+    rows = []
+    for s in selections:
+        data = s.meta.get("data", {})
+        rows.append({
+            "model": s.display_name, "dataset": s.dataset,
+            "experiments": ", ".join(m["experiment"] for m in s.experiments),
+            "complete": "yes" if s.complete else "no", "trials": len(s.trials), "failed": s.n_failed,
+            "protocol": f"{s.headline_protocol} ({s.meta.get('protocol_mode', 'mode not recorded')})",
+            "objective": f"{s.objective['name']} ({s.objective['mode']} {s.objective['metric']})",
+            "selected": s.best.trial_id if s.best else "—", "seeds in tables": len(s.reported),
+            "data": f"{data.get('train_rows', '?')}/{data.get('val_rows', '?')}/{data.get('test_rows', '?')} rows "
+                    f"(train/val/test), scaler {data.get('scaler', '?')} on {data.get('scaler_fitted_on', '?')}, "
+                    f"val {data.get('val_split', '?')}",
+            "code": s.meta.get("code_version", "?"), "started": s.meta.get("started_at", "?"),
+        })
+    return rows
+
+
+def _relative(path: Path, out: Path) -> str:
+    return Path(os.path.relpath(path, out)).as_posix()
+
+
+def render_html(grid_dir: Path, selections: list[Selection], tables: list[Table], figures: list[WrittenFigure],
+                skipped: list[str], out: Path) -> str:
+    """The report page; every link is relative to `out`, where it is written."""
+    groups: dict[str, list[dict[str, str]]] = {}
+    for figure in figures:
+        links = {"png": _relative(figure.png, out), "pdf": _relative(figure.pdf, out)}
+        groups.setdefault(figure.group, []).append({"title": figure.title, "caption": figure.caption, **links})
+    trials = [t for s in selections for t in s.trials]
+    failures = [{"experiment": t.experiment, "trial": t.trial_dir.name, "error": t.error.splitlines()[-1]}
+                for t in trials if t.error]
+    return TEMPLATE.render(
+        run=grid_dir.resolve().name, grid_dir=grid_dir,
+        now=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        summary=f"{len(selections)} (model, dataset) pairs, {len(trials)} trials, {len(failures)} failed.",
+        tables=[{"name": t.name, "caption": t.caption, "notes": t.notes, "html": Markup(table_html(t))}
+                for t in tables],
+        figure_groups=groups, skipped=skipped, failures=failures,
+        incomplete=[m["experiment"] for s in selections for m in s.experiments if not m.get("complete")],
+        downloads=["paper_tables.tex", "cells.csv", "records.csv", "trials.csv"],
+        provenance=_provenance(selections),
+    )
+
+
+def write_report(grid_dir: Path, out_dir: Path | None = None, figures: bool = True) -> dict[str, Path]:
+    """Tables, figures (unless `figures` is False) and `report.html` of a grid folder, from its stored
+    records alone; default out: `<grid_dir>/tables`. Returns every written file by name."""
+    grid_dir = Path(grid_dir)
+    selections = select(*read_grid(grid_dir))
+    out = Path(out_dir or grid_dir / "tables")
+    tables = build_tables(selections)
+    written = write_table_files(selections, tables, out)
+    labels, _ = row_labels(selections)
+    drawn, skipped = write_figures(selections, labels, out / "figures") if figures else ([], ["figures not requested"])
+    for figure in drawn:
+        written.update({_relative(figure.png, out): figure.png, _relative(figure.pdf, out): figure.pdf})
+    written["report.html"] = out / "report.html"
+    written["report.html"].write_text(render_html(grid_dir, selections, tables, drawn, skipped, out))
+    return written

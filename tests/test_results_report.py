@@ -1,0 +1,105 @@
+"""Figures and the static HTML report from a small fake grid whose records are evaluated on the
+stored scores, the Optuna study rebuilt from the trial records, and `python -m results`."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+
+from tests.test_results_fakes import FakeTrial, config, fake_scores, scored_reports, write_experiment
+from tsadbench.results.plots.study import rebuild_study
+from tsadbench.results.plots.timeline import envelope, segments
+from tsadbench.results.records import read_grid
+from tsadbench.results.report import write_report
+from tsadbench.results.select import select
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+
+
+def _scored(rng, trial_id, epochs, val_loss, **extra):
+    scores = fake_scores(rng)
+    return FakeTrial(trial_id, config(rng, **extra), scored_reports(scores, epochs, val_loss=val_loss), scores=scores)
+
+
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory):
+    """An autoencoder with five search trials (one failed) and two sanity baselines on one dataset,
+    and the autoencoder alone with one trial on a second."""
+    root = tmp_path_factory.mktemp("report")
+    rng = np.random.default_rng(3)
+    search = [_scored(rng, f"aesyn{i}", 3 if i < 2 else 2, val_loss) for i, val_loss in enumerate((0.2, 0.4, 0.5, 0.3))]
+    failed = FakeTrial("aesynx", config(rng, lr=-1.0), [], error="ValueError: lr > 0 required")
+    write_experiment(root, "mlp_autoencoder", "synthetic", search + [failed], display_name="MLP autoencoder")
+    for model, name in (("random", "Random score"), ("one_liner", "One-liner |Δx| (Wu & Keogh 2021)")):
+        write_experiment(root, model, "synthetic", [_scored(rng, f"{model[:3]}syn", 1, 0.5)], display_name=name)
+    write_experiment(root, "mlp_autoencoder", "SMD", [_scored(rng, "aesmd0", 2, 0.3)], display_name="MLP autoencoder")
+    return root
+
+
+@pytest.fixture(scope="module")
+def written(grid):
+    return write_report(grid)
+
+
+def test_every_figure_is_written_as_png_and_pdf(written):
+    stems = {Path(name).stem for name in written if name.startswith("figures/")}
+    experiments = ["mlp_autoencoder__synthetic", "random__synthetic", "one_liner__synthetic", "mlp_autoencoder__SMD"]
+    expected = {"inflation", "timeline_synthetic", "timeline_SMD", "importance_mlp_autoencoder__synthetic",
+                *(f"{kind}_{e}" for kind in ("history", "curves") for e in experiments)}
+    assert stems == expected
+    for name, path in written.items():
+        if name.endswith(".png"):
+            assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000, name
+        if name.endswith(".pdf"):
+            assert path.read_bytes()[:5] == b"%PDF-", name
+
+
+def test_the_report_links_every_table_and_figure_and_every_link_resolves(written):
+    report = written["report.html"]
+    html = report.read_text()
+    links = set(re.findall(r'(?:href|src)="([^"#]+)"', html))
+    assert all(not link.startswith(("http:", "https:", "/")) for link in links)
+    assert [link for link in links if not (report.parent / link).is_file()] == []
+    for name in written:
+        if name != "report.html":
+            assert name in links, name
+    assert "ValueError: lr &gt; 0 required" in html and "One-liner |Δx|" in html
+
+
+def test_the_study_is_rebuilt_from_the_trial_records(grid):
+    selection = next(s for s in select(*read_grid(grid)) if s.model == "mlp_autoencoder" and s.dataset == "synthetic")
+    study = rebuild_study(selection)
+    states = sorted(t.state.name for t in study.trials)
+    assert states == ["COMPLETE"] * 4 + ["FAIL"]
+    complete = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    assert sorted(t.value for t in complete) == pytest.approx([0.2, 0.3, 0.4, 0.5])
+    assert study.best_trial.user_attrs["trial"] == selection.best.trial_dir.name == "trial_aesyn0"
+    assert study.best_trial.params["lr"] == selection.best.config["lr"]
+    assert study.best_trial.intermediate_values == {1: pytest.approx(0.4), 2: pytest.approx(0.3), 3: pytest.approx(0.2)}
+
+
+def test_long_scores_are_drawn_as_bucket_maxima_and_segments_are_exact():
+    scores = np.zeros(10_000)
+    scores[1234] = 5.0
+    x, y, step = envelope(scores, max_points=1000)
+    assert step == 10 and len(x) == len(y) == 1000 and y.max() == 5.0 and x[np.argmax(y)] == 1230
+    assert segments(np.array([0, 1, 1, 0, 0, 1, 0, 1])) == [(1, 2), (5, 1), (7, 1)]
+
+
+def test_python_m_results_rebuilds_from_the_repository_root_without_torch_or_ray(grid, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "results", str(grid), "--out", str(tmp_path), "--no-figures"],
+                          cwd=REPOSITORY, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "report.html" in done.stdout and (tmp_path / "main.tex").is_file()
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys, tsadbench.results.report; print(' '.join(sys.modules))"],
+        cwd=REPOSITORY, capture_output=True, text=True, timeout=120)
+    imported = done.stdout.split()
+    assert done.returncode == 0 and "tsadbench.results.plots.study" in imported, done.stderr
+    assert not {name.split(".")[0] for name in imported} & {"torch", "ray"}
+    assert not any(name.startswith(("tsadbench.zoo", "tsadbench.tuning")) for name in imported)
