@@ -1,0 +1,30 @@
+"""Cluster helpers that need no running cluster: the storage check, the shipped code, the ETA."""
+from pathlib import Path
+
+from tsadbench.tuning.cluster import code_package, storage_problem
+from tsadbench.tuning.progress import TrialLinePrinter
+
+
+def test_storage_check_refuses_a_local_path_on_several_nodes():
+    assert storage_problem("/data/ray_results", nodes=1, declared_shared=False) is None
+    assert storage_problem("s3://bucket/ray_results", nodes=4, declared_shared=False) is None
+    assert storage_problem("/nfs/ray_results", nodes=4, declared_shared=True) is None
+    problem = storage_problem("/data/ray_results", nodes=3, declared_shared=False)
+    assert "3 nodes" in problem and "--shared-storage" in problem and "s3://" in problem
+
+
+def test_code_package_ships_source_only(tmp_path):
+    package = code_package(tmp_path)
+    shipped = {p.relative_to(package).as_posix() for p in package.rglob("*") if p.is_file()}
+    assert {"__init__.py", "tuning/trainable.py", "zoo/transmamba.py", "datasets/raw/smd.py",
+            "search_spaces/transmamba.yaml", "results/published.yaml", "results/plots/timeline.py"} <= shipped
+    assert not [p for p in shipped if p.startswith(("tests/", ".venv/", "ray_results/", "data/"))]
+    assert all(Path(p).suffix in (".py", ".yaml") for p in shipped)
+
+
+def test_status_line_counts_and_eta():
+    printer = TrialLinePrinter("m__d", "val_loss", planned=10, printer=lambda line: None)
+    assert printer.status_line(running=2, now=printer.started + 60).endswith("ETA unknown")
+    printer.done, printer.failed = 3, 1
+    line = printer.status_line(running=2, now=printer.started + 120)
+    assert line == "[m__d] 3 done, 2 running, 1 failed of 10; 2.0 min elapsed, ETA 3.0 min"
