@@ -28,3 +28,18 @@ def test_status_line_counts_and_eta():
     printer.done, printer.failed = 3, 1
     line = printer.status_line(running=2, now=printer.started + 120)
     assert line == "[m__d] 3 done, 2 running, 1 failed of 10; 2.0 min elapsed, ETA 3.0 min"
+
+
+def test_gpu_requests_are_dropped_only_on_a_cluster_without_gpus(tmp_path):
+    from tsadbench.tuning.grids import GridSpec
+    from tsadbench.tuning.runner import GridRequest, fit_to_cluster, plan_grid
+
+    grid = GridSpec("g", "", models=("transmamba", "random"), datasets=("synthetic",), num_samples=1, max_concurrent=1)
+    plan = plan_grid(GridRequest(grid=grid, storage=tmp_path, run_name="r"))
+    assert [e.resources["gpu"] for e in plan.experiments] == [0.25, 0.0]
+    assert fit_to_cluster(plan, {"CPU": 8, "GPU": 1}) == []
+    assert [e.resources["gpu"] for e in plan.experiments] == [0.25, 0.0]
+    assert fit_to_cluster(plan, {"CPU": 8}) == ["the cluster has no GPU: the trials of transmamba run on CPU"]
+    assert [e.resources["gpu"] for e in plan.experiments] == [0.0, 0.0]
+    overridden = plan_grid(GridRequest(grid=grid, storage=tmp_path, run_name="r", gpus_per_trial=0.5, cpus_per_trial=2))
+    assert [e.resources for e in overridden.experiments] == [{"cpu": 2, "gpu": 0.5}] * 2

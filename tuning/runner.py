@@ -145,11 +145,11 @@ def fit_to_cluster(plan: GridPlan, cluster_resources: dict[str, float]) -> list[
     """Drop GPU requests on a cluster without GPUs (trials then run on CPU); returns notes."""
     if cluster_resources.get("GPU", 0) > 0:
         return []
-    moved = []
+    moved: dict[str, None] = {}
     for experiment in plan.experiments:
         if experiment.resources.get("gpu", 0) > 0:
             experiment.resources["gpu"] = 0.0
-            moved.append(experiment.name)
+            moved[experiment.settings.model] = None
     return [f"the cluster has no GPU: the trials of {', '.join(moved)} run on CPU"] if moved else []
 
 
@@ -203,7 +203,7 @@ def plan_grid(request: GridRequest) -> GridPlan:
                 objective=objective_spec.bind(headline),
                 num_samples=request.num_samples or grid.num_samples,
                 max_concurrent=request.max_concurrent or grid.max_concurrent,
-                resources=resources,
+                resources=dict(resources),
                 grid_dir=request.grid_dir,
                 data_provenance=data.provenance,
                 protocol_mode=mode.name,
