@@ -43,3 +43,24 @@ def test_gpu_requests_are_dropped_only_on_a_cluster_without_gpus(tmp_path):
     assert [e.resources["gpu"] for e in plan.experiments] == [0.0, 0.0]
     overridden = plan_grid(GridRequest(grid=grid, storage=tmp_path, run_name="r", gpus_per_trial=0.5, cpus_per_trial=2))
     assert [e.resources for e in overridden.experiments] == [{"cpu": 2, "gpu": 0.5}] * 2
+
+
+def test_status_lines_keep_coming_while_nothing_happens(monkeypatch):
+    import pickle
+    import time
+
+    from tsadbench.tuning import progress
+
+    monkeypatch.setattr(progress, "STATUS_EVERY_S", 0.05)
+    lines = []
+    printer = TrialLinePrinter("m__d", "val_loss", planned=2, printer=lines.append)
+    printer.setup()
+    printer.on_trial_start(0, [], type("T", (), {"trial_id": "a"})())
+    time.sleep(0.3)
+    printer.on_experiment_end([])
+    time.sleep(0.1)
+    seen = len(lines)
+    time.sleep(0.2)
+    assert seen >= 3 and len(lines) == seen
+    assert all(line.startswith("[m__d] 0 done, 1 running, 0 failed of 2") for line in lines)
+    assert pickle.loads(pickle.dumps(printer)).running == {"a"}

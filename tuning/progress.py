@@ -1,7 +1,12 @@
 """A terse live view in the terminal: one line per finished or failed trial, and every
-`STATUS_EVERY_S` seconds a status line with trials done, running, failed and an ETA."""
+`STATUS_EVERY_S` seconds a status line with trials done, running, failed and an ETA.
+
+The status line comes from a small thread of the driver, so it keeps coming while a long epoch
+runs and Tune's own loop has nothing to report.
+"""
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any, Callable
 
@@ -22,9 +27,13 @@ class TrialLinePrinter(tune.Callback):
         self.printer = printer
         self.done = 0
         self.failed = 0
+        self.running: set[str] = set()
         self.started = time.monotonic()
-        self.last_status = self.started
+        self._stop: threading.Event | None = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Tune pickles its callbacks with the experiment: the status thread stays behind."""
+        return {**self.__dict__, "_stop": None}
     def _line(self, trial: Any, status: str) -> str:
         result = trial.last_result or {}
         headline = _nested(result, self.headline.replace("-", "_")) or {}
@@ -51,19 +60,31 @@ class TrialLinePrinter(tune.Callback):
         return (f"[{self.experiment}] {self.done} done, {running} running, {self.failed} failed of "
                 f"{self.planned}; {elapsed / 60:.1f} min elapsed, ETA {eta}")
 
+    def setup(self, **info: Any) -> None:
+        self.started = time.monotonic()
+        self._stop = threading.Event()
+        threading.Thread(target=self._print_status, args=(self._stop,), daemon=True).start()
+
+    def _print_status(self, stop: threading.Event) -> None:
+        while not stop.wait(STATUS_EVERY_S):
+            self.printer(self.status_line(len(self.running), time.monotonic()))
+
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        if self._stop is not None:
+            self._stop.set()
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.running.add(trial.trial_id)
+
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.running.discard(trial.trial_id)
         self.done += 1
         self.printer(self._line(trial, "done"))
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.running.discard(trial.trial_id)
         self.failed += 1
         self.printer(self._line(trial, "FAILED") + f"  (error kept in {trial.path})")
-
-    def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
-        now = time.monotonic()
-        if now - self.last_status >= STATUS_EVERY_S:
-            self.last_status = now
-            self.printer(self.status_line(sum(t.status == "RUNNING" for t in trials), now))
 
 
 def _nested(result: dict, flat_key: str) -> Any:
