@@ -21,6 +21,7 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 
 import argparse  # noqa: E402
 import datetime as dt  # noqa: E402
+import json  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import yaml  # noqa: E402
@@ -38,6 +39,7 @@ from tsadbench.zoo.base import ModelConfigError  # noqa: E402
 USER_ERRORS = (UnknownModelError, UnknownDatasetError, UnknownGridError, UnknownObjectiveError, SearchSpaceError,
                DatasetFormatError, WindowTooLongError, ModelConfigError, FileNotFoundError, ValueError)
 DEFAULT_STORAGE = Path("ray_results")
+COMMAND_FILE = "tsadbench_command.json"
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -54,7 +56,7 @@ def _fixed_value(text: str) -> tuple[str, object]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="orchestrate.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--grid", required=True, help=f"which grid: {', '.join(GRIDS)}")
+    parser.add_argument("--grid", help=f"which grid: {', '.join(GRIDS)} (not needed with --resume)")
     parser.add_argument("--models", type=_names, help="comma-separated models (default: the grid's)")
     parser.add_argument("--datasets", type=_names,
                         help="comma-separated datasets: NAME (all entities, concatenated) or NAME/ENTITY")
@@ -82,8 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="confirm that --storage is mounted at the same path on every node of the cluster")
     parser.add_argument("--name", help="run folder under --storage (default: GRID-<timestamp>)")
     parser.add_argument("--resume", action="store_true",
-                        help="continue the run --name (default: the newest run of this grid); "
-                             "complete experiments are skipped, interrupted ones restored")
+                        help="continue the run --name (default: the newest run under --storage) with the "
+                             "arguments it was started with; complete experiments are skipped, interrupted "
+                             "ones restored")
     parser.add_argument("--data-root", help="canonical dataset store (default: $TSAD_DATA_ROOT)")
     parser.add_argument("--nan-policy", default="error", choices=NAN_POLICIES)
     parser.add_argument("--entity-policy", default="concatenated", choices=ENTITY_POLICIES,
@@ -97,26 +100,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run_name(args: argparse.Namespace, storage: Path) -> str:
+def _resumed_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace, raw: list[str],
+                       storage: Path) -> argparse.Namespace:
+    """The arguments the run to resume was started with (its folder keeps them), then the ones
+    given now (e.g. another --address)."""
     if args.name:
-        return args.name
-    if args.resume:
-        runs = sorted(p.name for p in storage.glob(f"{args.grid}-*") if p.is_dir())
+        folder = storage / args.name
+    else:
+        runs = sorted((p for p in storage.glob(f"*/{COMMAND_FILE}")), key=lambda p: p.stat().st_mtime)
         if not runs:
-            raise FileNotFoundError(f"no earlier run of grid '{args.grid}' under {storage} to resume")
-        return runs[-1]
-    return f"{args.grid}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+            raise FileNotFoundError(f"no earlier run under {storage} to resume (pass --storage or --name)")
+        folder = runs[-1].parent
+    saved = folder / COMMAND_FILE
+    if not saved.is_file():
+        raise FileNotFoundError(f"{folder} holds no {COMMAND_FILE}: it is not a run to resume")
+    original = json.loads(saved.read_text())
+    return parser.parse_args(original + raw + ["--name", folder.name, "--storage", str(storage)])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    raw = sys.argv[1:] if argv is None else argv
+    args = parser.parse_args(raw)
     storage = args.storage.expanduser().resolve()
     try:
+        if args.resume:
+            args = _resumed_arguments(parser, args, raw, storage)
+        elif not args.grid:
+            parser.error(f"--grid is required: one of {', '.join(GRIDS)}")
+        if not args.name:
+            args.name = f"{args.grid}-{dt.datetime.now():%Y%m%d-%H%M%S}"
         from tsadbench.tuning.runner import GridRequest, plan_grid
 
         request = GridRequest(
-            grid=get_grid(args.grid), storage=storage, run_name=_run_name(args, storage), models=args.models,
+            grid=get_grid(args.grid), storage=storage, run_name=args.name, models=args.models,
             datasets=args.datasets, num_samples=args.num_samples, max_concurrent=args.max_concurrent,
             cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial, protocol=args.protocol,
             objective=args.objective, seed=args.seed, seeds=args.seeds, epochs_cap=args.epochs_cap,
@@ -126,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
         plan = plan_grid(request)
     except USER_ERRORS as error:
         parser.exit(2, f"{parser.prog}: error: {error}\n")
+    if not args.resume:
+        request.grid_dir.mkdir(parents=True, exist_ok=True)
+        (request.grid_dir / COMMAND_FILE).write_text(json.dumps(raw))
     return _run(plan, args, parser)
 
 
@@ -163,7 +183,8 @@ def _run(plan, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     print(f"tables: {written['main.md'].parent} (main.md/.tex/.csv, honest.*, published.*, records.csv, trials.csv)")
     print(f"report: {written['report.html']}")
     if interrupted or len(outcomes) < len(plan.experiments):
-        print(f"interrupted: continue with  python orchestrate.py --grid {args.grid} --name {grid_dir.name} --resume")
+        print(f"interrupted: continue with  python orchestrate.py --resume --name {grid_dir.name} "
+              f"--storage {grid_dir.parent}")
         return 130
     return 0
 

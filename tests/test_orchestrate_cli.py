@@ -51,3 +51,13 @@ def test_smoke_grid_on_an_existing_cluster_writes_tables(ray_session, tmp_path):
     assert f"tables: {tables}" in completed.stdout
     main = (tables / "main.md").read_text()
     assert "| MLP autoencoder |" in main and "| Random score |" in main
+
+
+def test_resume_needs_a_run_to_resume(tmp_path):
+    completed = _orchestrate("--resume", "--storage", str(tmp_path))
+    assert completed.returncode == 2
+    assert completed.stderr.strip() == f"orchestrate.py: error: no earlier run under {tmp_path} to resume " \
+                                       "(pass --storage or --name)"
+    (tmp_path / "old").mkdir()
+    completed = _orchestrate("--resume", "--storage", str(tmp_path), "--name", "old")
+    assert "old holds no tsadbench_command.json: it is not a run to resume" in completed.stderr
