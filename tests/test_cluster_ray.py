@@ -104,6 +104,36 @@ def test_sigkilled_driver_resumes_every_planned_trial_exactly_once(ray_session, 
     assert sorted(f"{t.last['val_loss']:.4g}" for t in recorded) == sorted(final_values)
 
 
+def test_ctrl_c_stops_the_grid_and_resume_finishes_it(ray_session, tmp_path):
+    address = ray_session.get_runtime_context().gcs_address
+    command = [sys.executable, str(ROOT / "orchestrate.py"), "--grid", "all", "--datasets", "synthetic",
+               "--models", "mlp_autoencoder,random", "--fix", "epochs=10", "--fix", "win_size=96",
+               "--num-samples", "3", "--max-concurrent", "1", "--protocol", "clean", "--address", address,
+               "--storage", str(tmp_path), "--name", "stopped"]
+    driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    seen = []
+    for line in driver.stdout:
+        seen.append(line)
+        if "trial 1/3 done" in line:
+            driver.send_signal(signal.SIGINT)
+            break
+    seen.extend(driver.stdout)
+    assert driver.wait(timeout=120) == 130, "".join(seen)
+    output = "".join(seen)
+    assert f"interrupted: continue with  python orchestrate.py --resume --name stopped --storage {tmp_path}" in output
+    assert "[2/2]" not in output, "the grid went on to the next experiment after Ctrl-C"
+    experiment = tmp_path / "stopped" / "mlp_autoencoder__synthetic"
+    assert not (experiment / "tsadbench_complete.json").exists()
+    resumed = subprocess.run([sys.executable, str(ROOT / "orchestrate.py"), "--resume", "--storage", str(tmp_path),
+                              "--address", address], capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    for name in ("mlp_autoencoder__synthetic", "random__synthetic"):
+        summary = json.loads((tmp_path / "stopped" / name / "tsadbench_complete.json").read_text())
+        assert (summary["trials"], summary["errors"]) == (3, 0)
+        assert [t["status"] for t in _final_trials(tmp_path / "stopped" / name)] == ["TERMINATED"] * 3
+
+
 def _kill_with_children(pid: int) -> None:
     """SIGKILL a process and every descendant (a node's raylet and its worker processes)."""
     listing = subprocess.run(["ps", "-e", "-o", "pid=,ppid="], capture_output=True, text=True).stdout

@@ -167,10 +167,22 @@ def _trainable(plan: ExperimentPlan, data_ref: Any) -> Any:
     )
 
 
+def _snapshot_statuses(path: Path) -> list[str]:
+    """Trial statuses in Ray's newest experiment snapshot. After Ctrl-C the in-memory ResultGrid
+    calls the stopped trials TERMINATED; the snapshot written on the way out says RUNNING."""
+    snapshots = sorted(path.glob("experiment_state-*.json"))
+    if not snapshots:
+        return []
+    state = json.loads(snapshots[-1].read_text())
+    trials = (json.loads(trial) if isinstance(trial, str) else trial for trial, _ in state.get("trial_data", []))
+    return [trial["status"] for trial in trials]
+
+
 def _finish(path: Path, results: tune.ResultGrid, planned: int, budgeted: bool) -> bool:
     """Write the completion marker if every planned trial has ended; say whether it was written."""
-    ended = results.num_terminated + results.num_errors
-    if ended != len(results) or (len(results) < planned and not budgeted):
+    statuses = _snapshot_statuses(path)
+    ended = all(status in ("TERMINATED", "ERROR") for status in statuses)
+    if not ended or (len(statuses) < planned and not budgeted):
         return False
     summary = {"trials": len(results), "errors": results.num_errors,
                "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
