@@ -34,13 +34,29 @@ def window_starts(n_points: int, win_size: int, stride: int) -> np.ndarray:
     return starts
 
 
-def sliding_windows(series: np.ndarray, win_size: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
-    """Windows of a [T, C] series as a read-only view [n_windows, win_size, C], and their starts."""
+class Windows:
+    """Windows of a series at given starts, read through a zero-copy view of the series: only
+    what is indexed (a batch) is ever materialised, so a long series' windows cost no memory."""
+
+    def __init__(self, series: np.ndarray, win_size: int, starts: np.ndarray):
+        self._every_window = np.lib.stride_tricks.sliding_window_view(series, win_size, axis=0)
+        self.starts = starts
+        self.shape = (starts.size, win_size, series.shape[1])
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key) -> np.ndarray:
+        """Window(s) `key` (an index, a slice or an index array) as [..., win_size, channels]."""
+        return np.swapaxes(self._every_window[self.starts[key]], -1, -2)
+
+
+def sliding_windows(series: np.ndarray, win_size: int, stride: int) -> tuple[Windows, np.ndarray]:
+    """Windows of a [T, C] series (indexable like an array [n_windows, win_size, C]) and their starts."""
     if series.ndim != 2:
         raise ValueError(f"expected a [time, channels] array, got shape {series.shape}")
     starts = window_starts(series.shape[0], win_size, stride)
-    every_window = np.lib.stride_tricks.sliding_window_view(series, win_size, axis=0)
-    return every_window[starts].transpose(0, 2, 1), starts
+    return Windows(series, win_size, starts), starts
 
 
 def points_from_window_values(values: np.ndarray, starts: np.ndarray, n_points: int) -> np.ndarray:

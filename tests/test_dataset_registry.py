@@ -64,3 +64,10 @@ def test_window_ranges_are_limited_to_the_shortest_split(store, tmp_path):
     with pytest.raises(GridConfigError, match=r"transmamba on TOY/a: the smallest win_size in .*transmamba.yaml "
                                               r"is 90, longer than the shortest split \(80 points\)"):
         plan_grid(GridRequest(grid=too_long, storage=tmp_path, run_name="r", data_root=store))
+
+
+def test_a_window_range_that_fits_is_left_as_it_is(store, tmp_path):
+    grid = GridSpec("t", "", models=("mlp_autoencoder",), datasets=("synthetic",), num_samples=1, max_concurrent=1)
+    plan = plan_grid(GridRequest(grid=grid, storage=tmp_path, run_name="r", data_root=store))
+    window = plan.experiments[0].space.params["win_size"]
+    assert (window.low, window.high) == (16, 128) and plan.notes == []

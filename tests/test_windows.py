@@ -46,7 +46,7 @@ def test_identity_round_trip_keeps_the_tail():
     series = np.arange(23, dtype=float)[:, None]
     windows, starts = sliding_windows(series, 5, 5)
     assert list(starts) == [0, 5, 10, 15, 18]
-    np.testing.assert_array_equal(points_from_window_values(windows[..., 0], starts, 23), series[:, 0])
+    np.testing.assert_array_equal(points_from_window_values(windows[:][..., 0], starts, 23), series[:, 0])
 
 
 def test_window_longer_than_series_names_the_fix():
@@ -62,3 +62,11 @@ def test_uncovered_points_are_an_error_not_a_silent_gap():
         points_from_window_values(np.ones((2, 3)), np.array([0, 3]), 8)
     with pytest.raises(ValueError, match="do not fit"):
         points_from_window_values(np.ones((1, 3)), np.array([6]), 8)
+
+
+def test_windows_of_a_long_series_cost_no_memory_until_indexed():
+    series = np.zeros((2_000_000, 38), dtype=np.float32)
+    windows, starts = sliding_windows(series, 100, 1)
+    assert windows.shape == (1_999_901, 100, 38) and len(windows) == starts.size
+    assert np.shares_memory(windows._every_window, series)
+    assert windows[np.array([5, 7])].shape == (2, 100, 38) and windows[3:6].shape == (3, 100, 38)

@@ -91,7 +91,7 @@ def _fit_window_to_data(space: SearchSpace, model: str, data: PreparedData, note
         smallest = min(window.choices)
     else:
         step = int(window.step or 1)
-        clipped = dataclasses.replace(window, high=window.low + max(limit - window.low, 0) // step * step)
+        clipped = dataclasses.replace(window, high=min(window.high, window.low + max(limit - window.low, 0) // step * step))
         fitting, smallest = window.low <= limit, window.low
     if not fitting:
         raise GridConfigError(
