@@ -64,3 +64,10 @@ def test_status_lines_keep_coming_while_nothing_happens(monkeypatch):
     assert seen >= 3 and len(lines) == seen
     assert all(line.startswith("[m__d] 0 done, 1 running, 0 failed of 2") for line in lines)
     assert pickle.loads(pickle.dumps(printer)).running == {"a"}
+
+
+def test_a_printer_pickled_by_an_older_version_still_works():
+    printer = TrialLinePrinter.__new__(TrialLinePrinter)
+    printer.__setstate__({"experiment": "m__d", "objective_metric": "val_loss", "planned": 2, "printer": print})
+    printer.on_trial_start(0, [], type("T", (), {"trial_id": "a"})())
+    assert printer.running == {"a"} and printer.status_line(1, printer.started + 1).startswith("[m__d] 0 done")

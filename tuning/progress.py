@@ -34,6 +34,12 @@ class TrialLinePrinter(tune.Callback):
     def __getstate__(self) -> dict[str, Any]:
         """Tune pickles its callbacks with the experiment: the status thread stays behind."""
         return {**self.__dict__, "_stop": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """A resumed experiment brings back the callback pickled when it started, possibly by an
+        older version of this class: counters it lacks start afresh."""
+        self.__dict__.update({"done": 0, "failed": 0, "running": set(), "headline": "at-compat",
+                              "started": time.monotonic(), "_stop": None, **state})
     def _line(self, trial: Any, status: str) -> str:
         result = trial.last_result or {}
         headline = _nested(result, self.headline.replace("-", "_")) or {}
