@@ -9,6 +9,7 @@ import torch
 import yaml
 from sklearn.metrics import roc_auc_score
 
+from tests.zoo_series import sines_with_anomalies
 from tsadbench.zoo import get_model
 from tsadbench.zoo.base import ModelConfigError
 from tsadbench.zoo.dual_stf import DualSTF, DualSTFConfig, sinusoid_prototypes
@@ -17,21 +18,10 @@ TINY = dict(win_size=20, d_model=16, patch_sizes=[5, 10], kernel_sizes=[3], batc
 SPACE = Path(__file__).parents[1] / "search_spaces" / "dual_stf.yaml"
 
 
-def synthetic(seed: int = 0, n_train: int = 900, n_test: int = 600):
-    """Three noisy sines; test has two-point spikes and a level shift shorter than a window
-    (scores are z-standardised within each window, so a shift filling whole windows is invisible)."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(n_train + n_test)
-    clean = np.stack([np.sin(2 * np.pi * t / p + k) for k, p in enumerate((25, 40, 60))], axis=1)
-    series = (clean + 0.1 * rng.standard_normal(clean.shape)).astype(np.float32)
-    train, test = series[:n_train], series[n_train:].copy()
-    labels = np.zeros(n_test, dtype=int)
-    for position, channel, height in ((70, 0, 4.0), (190, 2, -4.0), (300, 1, 4.0), (520, 0, -4.0)):
-        test[position:position + 2, channel] += height
-        labels[position:position + 2] = 1
-    test[405:413, 1] += 2.0
-    labels[405:413] = 1
-    return train, test, labels
+def synthetic(seed: int = 0, **sizes):
+    """Spikes and a level shift shorter than a window (scores are z-standardised within each
+    window, so a shift filling whole windows is invisible)."""
+    return sines_with_anomalies(seed, shift=(405, 413), **sizes)
 
 
 def tiny(seed: int = 0, **changes) -> DualSTF:

@@ -8,6 +8,7 @@ import torch
 import yaml
 from sklearn.metrics import roc_auc_score
 
+from tests.zoo_series import sines_with_anomalies
 from tsadbench.datasets.windows import points_from_window_ends, window_starts
 from tsadbench.zoo import get_model
 from tsadbench.zoo.base import ModelConfigError
@@ -18,20 +19,8 @@ TINY = dict(win_size=10, planes=8, groups=2, scales=4, gru_hidden=16, fc_hidden=
 SPACE = Path(__file__).parents[1] / "search_spaces" / "slmr.yaml"
 
 
-def synthetic(seed: int = 0, n_train: int = 900, n_test: int = 600):
-    """Three noisy sines; test has two-point spikes and a 40-step level shift on channel 1."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(n_train + n_test)
-    clean = np.stack([np.sin(2 * np.pi * t / p + k) for k, p in enumerate((25, 40, 60))], axis=1)
-    series = (clean + 0.1 * rng.standard_normal(clean.shape)).astype(np.float32)
-    train, test = series[:n_train], series[n_train:].copy()
-    labels = np.zeros(n_test, dtype=int)
-    for position, channel, height in ((70, 0, 4.0), (190, 2, -4.0), (300, 1, 4.0), (520, 0, -4.0)):
-        test[position:position + 2, channel] += height
-        labels[position:position + 2] = 1
-    test[400:440, 1] += 2.0
-    labels[400:440] = 1
-    return train, test, labels
+def synthetic(seed: int = 0, **sizes):
+    return sines_with_anomalies(seed, **sizes)
 
 
 def tiny(seed: int = 0, **changes) -> SLMR:

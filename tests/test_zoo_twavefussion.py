@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
+from tests.zoo_series import sines_with_anomalies
 from tsadbench.zoo import get_model
 from tsadbench.zoo.base import ModelConfigError
 from tsadbench.zoo.twavefussion import TWavefussion, TWavefussionConfig
@@ -29,20 +30,8 @@ TINY = dict(win_size=16, latent_dim=4, embed_dim=16, ff_dim=32, n_heads=2, ae_ep
 SPACE = Path(__file__).parents[1] / "search_spaces" / "twavefussion.yaml"
 
 
-def synthetic(seed: int = 0, n_train: int = 900, n_test: int = 600):
-    """Three noisy sines; test has two-point spikes and a 40-step level shift on channel 1."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(n_train + n_test)
-    clean = np.stack([np.sin(2 * np.pi * t / p + k) for k, p in enumerate((25, 40, 60))], axis=1)
-    series = (clean + 0.1 * rng.standard_normal(clean.shape)).astype(np.float32)
-    train, test = series[:n_train], series[n_train:].copy()
-    labels = np.zeros(n_test, dtype=int)
-    for position, channel, height in ((70, 0, 4.0), (190, 2, -4.0), (300, 1, 4.0), (520, 0, -4.0)):
-        test[position:position + 2, channel] += height
-        labels[position:position + 2] = 1
-    test[400:440, 1] += 2.0
-    labels[400:440] = 1
-    return train, test, labels
+def synthetic(seed: int = 0, **sizes):
+    return sines_with_anomalies(seed, **sizes)
 
 
 def tiny(seed: int = 0, **changes) -> TWavefussion:
