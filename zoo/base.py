@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from ..datasets.windows import points_from_window_values, sliding_windows
+from ..datasets.windows import Windows, points_from_window_values, sliding_windows
 
 
 class ModelConfigError(ValueError):
@@ -178,8 +178,12 @@ class TorchWindowDetector(AnomalyDetector):
     def _on_epoch_end(self) -> None:
         """Model hook: learning-rate schedules and the like, after every epoch."""
 
+    def _training_windows(self, train: np.ndarray) -> Windows:
+        """Model hook: the windows an epoch samples from (a forecaster adds its target point)."""
+        return sliding_windows(train, self.config.win_size, self.config.train_stride)[0]
+
     def _train_epoch(self, train: np.ndarray, max_windows: int | None) -> dict[str, float]:
-        windows, _ = sliding_windows(train, self.config.win_size, self.config.train_stride)
+        windows = self._training_windows(train)
         order = self.rng.permutation(windows.shape[0])
         if max_windows is not None:
             order = order[:max_windows]

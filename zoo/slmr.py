@@ -50,7 +50,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..datasets.windows import points_from_window_ends, sliding_windows
+from ..datasets.windows import Windows, points_from_window_ends, sliding_windows
 from .base import ModelConfigError, TorchWindowConfig, TorchWindowDetector
 from .registry import register
 
@@ -205,7 +205,7 @@ class SLMR(TorchWindowDetector):
         self.targets = list(self.config.target_channels) or list(range(self.n_channels))
         return SLMRNetwork(self.n_channels, len(self.targets), self.config)
 
-    def _windows(self, series: np.ndarray, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    def _windows(self, series: np.ndarray, stride: int) -> tuple[Windows, np.ndarray]:
         """Windows of W inputs plus the next point ([n, W+1, C]) and their starts."""
         if series.shape[0] <= self.config.win_size:
             raise ValueError(
@@ -214,21 +214,8 @@ class SLMR(TorchWindowDetector):
             )
         return sliding_windows(series, self.config.win_size + 1, stride)
 
-    def _train_epoch(self, train: np.ndarray, max_windows: int | None) -> dict[str, float]:
-        windows, _ = self._windows(train, self.config.train_stride)
-        order = self.rng.permutation(windows.shape[0])[:max_windows]
-        self.network.train()
-        totals: dict[str, float] = {}
-        n_batches = 0
-        for first in range(0, order.size, self.config.batch_size):
-            batch = self._to_tensor(windows[np.sort(order[first:first + self.config.batch_size])])
-            for key, value in self._training_step(batch).items():
-                if not np.isfinite(value):
-                    raise FloatingPointError(f"{self.name}: {key} became {value} during training")
-                totals[key] = totals.get(key, 0.0) + value
-            n_batches += 1
-        self._on_epoch_end()
-        return {key: total / n_batches for key, total in totals.items()}
+    def _training_windows(self, train: np.ndarray) -> Windows:
+        return self._windows(train, self.config.train_stride)[0]
 
     def _training_step(self, batch: torch.Tensor) -> dict[str, float]:
         """batch [B, W+1, C]: the masked first W points predict the next point and themselves."""
