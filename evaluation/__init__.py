@@ -12,11 +12,13 @@ Command line: ``python -m tsadbench.evaluation --scores S --labels L [--train-sc
 
 from .affiliation import Affiliation, affiliation, affiliation_from_events
 from .best_f1 import ThresholdF1, best_f1, f1_at_thresholds
+from .epsilon import EpsilonThreshold, epsilon_threshold
 from .event_f1 import event_f1_composite, event_f1_overlap, event_f1_revised_pa
 from .point_adjust import pak_auc, pak_f1_curve, point_adjust, point_adjust_k
 from .pointwise import PRF, precision_recall_f1
 from .range_based import RangePRF, range_prf
 from .ranking import average_precision, roc_auc
+from .score_postprocessing import SCORE_POSTPROCESSING, entity_minmax, postprocess_scores
 from .record import evaluate, full_record, threshold_dependent_metrics, threshold_free_metrics
 from .spot import PotThreshold, pot_threshold
 from .thresholds import PROTOCOLS, ThresholdProtocol, get_protocol
@@ -27,7 +29,9 @@ from .vus import period_window, range_auc, range_auc_by_window, vus
 __all__ = [
     "PROTOCOLS",
     "PRF",
+    "SCORE_POSTPROCESSING",
     "Affiliation",
+    "EpsilonThreshold",
     "EvaluationInputError",
     "PotThreshold",
     "RangePRF",
@@ -37,6 +41,8 @@ __all__ = [
     "affiliation_from_events",
     "average_precision",
     "best_f1",
+    "entity_minmax",
+    "epsilon_threshold",
     "evaluate",
     "event_f1_composite",
     "event_f1_overlap",
@@ -49,6 +55,7 @@ __all__ = [
     "period_window",
     "point_adjust",
     "point_adjust_k",
+    "postprocess_scores",
     "pot_threshold",
     "precision_recall_f1",
     "range_auc",

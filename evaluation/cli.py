@@ -82,10 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--scores", required=True, help="test scores (.npy or one-column .csv)")
     parser.add_argument("--labels", required=True, help="test labels, 0/1 (.npy or one-column .csv)")
-    parser.add_argument("--train-scores", help="training scores (at-compat, ratio-sweep, pot-train, train-percentile)")
+    parser.add_argument("--train-scores", help="training scores (at-compat, ratio-sweep, pot-train, epsilon-train, train-percentile)")
     parser.add_argument("--val-scores", help="validation scores (val-percentile)")
     parser.add_argument("--protocol", help=f"one of: {', '.join(PROTOCOLS)} (default: all applicable)")
     parser.add_argument("--anomaly-ratio", type=float, default=1.0, help="percent (default 1.0)")
+    parser.add_argument("--pot-q", type=float, default=1e-3, help="pot-train risk q (default 1e-3)")
+    parser.add_argument("--pot-level", type=float, default=0.99, help="pot-train initial quantile (default 0.99)")
+    parser.add_argument("--epsilon-reg-level", type=int, default=1, choices=(0, 1, 2),
+                        help="epsilon-train penalty for flagged points (default 1)")
     parser.add_argument("--window", default="100",
                         help="VUS / R-AUC buffer: an integer (default 100), 'period' (needs --series) or 'none'")
     parser.add_argument("--series", help="test data (.npy or .csv, first column used) for --window period")
@@ -98,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         window = _window(args.window)
+        options = {"pot_q": args.pot_q, "pot_level": args.pot_level, "epsilon_reg_level": args.epsilon_reg_level}
         series = load_vector(args.series, one_column=False) if args.series else None
         scores = load_vector(args.scores)
         labels = load_vector(args.labels)
@@ -105,9 +110,10 @@ def main(argv: list[str] | None = None) -> int:
         val = load_vector(args.val_scores) if args.val_scores else None
         if args.protocol:
             record = threshold_free_metrics(scores, labels, window=window, series=series)
-            record.update(evaluate(scores, labels, args.protocol, train, val, args.anomaly_ratio))
+            record.update(evaluate(scores, labels, args.protocol, train, val, args.anomaly_ratio, **options))
         else:
-            record = full_record(scores, labels, train, val, args.anomaly_ratio, window=window, series=series)
+            record = full_record(scores, labels, train, val, args.anomaly_ratio, window=window, series=series,
+                                 **options)
     except (EvaluationInputError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -78,6 +78,7 @@ def evaluate(
     *,
     pot_q: float = 1e-3,
     pot_level: float = 0.99,
+    epsilon_reg_level: int = 1,
     range_alpha: float = 0.0,
     range_bias: str = "flat",
     range_cardinality: str = "one",
@@ -85,7 +86,8 @@ def evaluate(
     """Evaluate test scores at the threshold chosen by ``protocol`` (predict ``score > threshold``).
 
     ``anomaly_ratio`` is in percent, as the AT-family repositories use it; ``pot_q``/``pot_level`` are
-    read only by ``pot-train``. Keys: ``protocol``, ``threshold_splits``, ``uses_test_labels``, ``oracle``,
+    read only by ``pot-train``, ``epsilon_reg_level`` (0: no penalty for
+    flagged points, as SLMR on SMAP/MSL; 1: divided by their number) only by ``epsilon-train``. Keys: ``protocol``, ``threshold_splits``, ``uses_test_labels``, ``oracle``,
     ``threshold``, the protocol's own parameters, ``n_points``, ``n_anomalies``, and every key of
     :func:`threshold_dependent_metrics`. Labels must contain at least one anomaly.
     """
@@ -94,7 +96,7 @@ def evaluate(
     require_positive(y, "recall and F1")
     inputs = ProtocolInputs(
         s, y, optional_scores(train_scores, "train_scores"), optional_scores(val_scores, "val_scores"),
-        float(anomaly_ratio), float(pot_q), float(pot_level),
+        float(anomaly_ratio), float(pot_q), float(pot_level), int(epsilon_reg_level),
     )
     choice = proto.threshold(inputs)
     record: dict = {

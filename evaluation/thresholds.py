@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .best_f1 import best_f1, f1_at_thresholds
+from .epsilon import epsilon_threshold
 from .spot import pot_threshold
 from .validation import EvaluationInputError, as_scores
 
@@ -34,6 +35,7 @@ class ProtocolInputs(NamedTuple):
     anomaly_ratio: float
     pot_q: float
     pot_level: float
+    epsilon_reg_level: int = 1
 
 
 class ThresholdChoice(NamedTuple):
@@ -122,6 +124,11 @@ def _pot(inputs: ProtocolInputs) -> ThresholdChoice:
     )
 
 
+def _epsilon(inputs: ProtocolInputs) -> ThresholdChoice:
+    fit = epsilon_threshold(inputs.train_scores, reg_level=inputs.epsilon_reg_level)
+    return ThresholdChoice(fit.threshold, {"epsilon_reg_level": int(inputs.epsilon_reg_level), "epsilon_z": fit.z})
+
+
 _REGISTRY: dict[str, ThresholdProtocol] = {}
 
 
@@ -149,6 +156,10 @@ register(ThresholdProtocol(
     "pot-train", ("train",), False,
     "SPOT initialised on train scores with fixed q and level (OmniAnomaly, SLMR pot_eval)",
     _pot))
+register(ThresholdProtocol(
+    "epsilon-train", ("train",), False,
+    "telemanom's epsilon = mean + z·std of train scores, z chosen by the pruning criterion (MTAD-GAT, SLMR)",
+    _epsilon))
 register(ThresholdProtocol(
     "train-percentile", ("train",), False,
     "percentile 100 - anomaly_ratio of train scores", _percentile_of(lambda i: i.train_scores)))

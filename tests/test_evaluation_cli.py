@@ -52,6 +52,16 @@ def test_all_applicable_protocols_by_default(files, capsys):
     assert record["best-f1/oracle"] is True and "vus_pr" not in record
 
 
+def test_pot_and_epsilon_settings_reach_their_protocols(files, capsys):
+    path, *_ = files
+    assert main(["--scores", str(path / "s.npy"), "--labels", str(path / "y.csv"), "--train-scores",
+                 str(path / "t.csv"), "--pot-q", "0.005", "--pot-level", "0.9", "--epsilon-reg-level", "0",
+                 "--window", "none", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["pot-train/pot_q"] == 0.005 and record["pot-train/pot_level"] == 0.9
+    assert record["epsilon-train/epsilon_reg_level"] == 0 and record["epsilon-train/oracle"] is False
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
