@@ -32,7 +32,7 @@ def _config(model_name: str, config_name: str) -> dict:
     if config_name == "repo":
         return {}
     allowed = {f.name for f in dataclasses.fields(get_model(model_name).Config)}
-    smoke = load_search_space(model_name).smoke
+    smoke = load_search_space(model_name, allowed_keys=allowed | set(RUN_KEYS)).smoke
     return {key: value for key, value in smoke.items() if key in allowed and key not in RUN_KEYS}
 
 

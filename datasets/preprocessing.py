@@ -19,6 +19,8 @@ class PreparedData:
 
     `train` is the training split without its validation tail, `val` is that tail (assumed
     normal, label-free), `test`/`labels` the test split. `provenance` records every choice.
+    `train_entity_lengths` (of train and val together) and `test_entity_lengths` say where each
+    concatenated entity lies, in order.
     """
 
     name: str
@@ -27,6 +29,14 @@ class PreparedData:
     test: np.ndarray
     labels: np.ndarray
     provenance: dict[str, Any]
+    train_entity_lengths: tuple[int, ...] = ()
+    test_entity_lengths: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.train_entity_lengths:
+            object.__setattr__(self, "train_entity_lengths", (self.train.shape[0] + self.val.shape[0],))
+        if not self.test_entity_lengths:
+            object.__setattr__(self, "test_entity_lengths", (self.test.shape[0],))
 
     @property
     def n_channels(self) -> int:
@@ -115,4 +125,5 @@ def prepare(name: str, entities: Sequence[EntityArrays], *, val_fraction: float 
         "anomaly_ratio": float(whole.labels.mean()),
     }
     return PreparedData(name, scale(train[:-n_val]), scale(train[-n_val:]), scale(test),
-                        whole.labels.astype(np.uint8), provenance)
+                        whole.labels.astype(np.uint8), provenance,
+                        tuple(int(e.train.shape[0]) for e in entities), tuple(int(e.test.shape[0]) for e in entities))

@@ -8,6 +8,7 @@ import pandas as pd
 
 from .aggregate import Table
 from .columns import THRESHOLD_FREE
+from .notes import score_postprocessing
 from .select import Selection, objective_value
 
 
@@ -41,7 +42,8 @@ def long_records(selections: list[Selection]) -> pd.DataFrame:
             "model": selection.model, "dataset": selection.dataset, "objective": selection.objective["name"],
             "objective_split": selection.objective["split"],
             "objective_uses_test_labels": selection.objective_uses_test_labels,
-            "early_stopping": selection.meta.get("early_stopping"), "n_trials": len(selection.trials),
+            "early_stopping": selection.meta.get("early_stopping"),
+            "score_postprocessing": score_postprocessing(selection), "n_trials": len(selection.trials),
             "n_failed": selection.n_failed, "experiment_complete": selection.complete,
         }
         if not selection.reported:

@@ -13,6 +13,10 @@ Format (`search_spaces/<model>.yaml`)::
     smoke: {win_size: 32, d_model: 8}  # values the smoke grid fixes, to keep its trials tiny
     resources: {cpu: 1, gpu: 0.5}     # what one trial needs (command-line flags override)
     paper_protocol: at-compat         # the threshold protocol of the model's own repository
+    extra_protocols: [epsilon-train]  # further protocols of the repository, reported beside it
+    protocol_settings:                # the repository's evaluation settings: "*" or a dataset name
+      "*": {pot_q: 1.0e-3, pot_level: 0.99, epsilon_reg_level: 1}
+      SMAP: {pot_level: 0.90, score_postprocessing: entity-minmax}
 
 Categorical choices may be lists (e.g. patch sizes); Optuna sees them as JSON strings and the
 trial receives the list back. Every problem is reported with the file, the key and the fix.
@@ -27,11 +31,14 @@ from typing import Any, Iterable
 
 import yaml
 
+from ..evaluation.score_postprocessing import SCORE_POSTPROCESSING
 from ..evaluation.thresholds import PROTOCOLS
 
 SEARCH_SPACE_DIR = Path(__file__).resolve().parent
 DISTRIBUTION_TYPES = ("int", "float", "categorical")
-TOP_LEVEL_KEYS = ("model", "params", "fixed", "first_points", "smoke", "resources", "paper_protocol")
+TOP_LEVEL_KEYS = ("model", "params", "fixed", "first_points", "smoke", "resources", "paper_protocol",
+                  "extra_protocols", "protocol_settings")
+PROTOCOL_SETTING_KEYS = ("pot_q", "pot_level", "epsilon_reg_level", "score_postprocessing")
 RESOURCE_KEYS = ("cpu", "gpu", "memory_gb")
 DEFAULT_RESOURCES = {"cpu": 1.0, "gpu": 0.0}
 
@@ -99,6 +106,8 @@ class SearchSpace:
     smoke: dict[str, Any] = dataclasses.field(default_factory=dict)
     resources: dict[str, float] = dataclasses.field(default_factory=lambda: dict(DEFAULT_RESOURCES))
     paper_protocol: str = "at-compat"
+    extra_protocols: tuple[str, ...] = ()
+    protocol_settings: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
     def define_by_run(self, trial: Any) -> dict[str, Any]:
         """Optuna define-by-run function: suggests every parameter and returns the trial-side
@@ -120,6 +129,11 @@ class SearchSpace:
         """The repository's own settings for `dataset`: its first point, else the "*" one."""
         family = dataset.partition("/")[0]
         return dict(self.first_points.get(family) or self.first_points.get("*") or {})
+
+    def protocol_settings_for(self, dataset: str) -> dict[str, Any]:
+        """The repository's evaluation settings on `dataset`: the "*" ones, updated by the dataset's."""
+        family = dataset.partition("/")[0]
+        return {**self.protocol_settings.get("*", {}), **self.protocol_settings.get(family, {})}
 
     def keys(self) -> set[str]:
         """Every key a trial config built from this space carries."""
@@ -177,7 +191,7 @@ def parse_search_space(document: Any, path: Path, model: str, allowed: set[str] 
     if not isinstance(smoke, dict):
         raise fail("smoke", "must be a mapping of the values the smoke grid fixes")
     for name in smoke:
-        if name not in params and name not in fixed and (allowed is None or name not in allowed):
+        if allowed is not None and name not in params and name not in fixed and name not in allowed:
             raise fail(f"smoke.{name}", f"'{model}' has no such hyperparameter")
     resources = {**DEFAULT_RESOURCES, **(document.get("resources") or {})}
     for name, value in resources.items():
@@ -190,8 +204,38 @@ def parse_search_space(document: Any, path: Path, model: str, allowed: set[str] 
     paper_protocol = document.get("paper_protocol", "at-compat")
     if paper_protocol not in PROTOCOLS:
         raise fail("paper_protocol", f"unknown threshold protocol {paper_protocol!r}; known: {', '.join(PROTOCOLS)}")
+    extra_protocols = document.get("extra_protocols") or []
+    if not isinstance(extra_protocols, list):
+        raise fail("extra_protocols", "must be a list of threshold protocol names")
+    for name in extra_protocols:
+        if name not in PROTOCOLS:
+            raise fail("extra_protocols", f"unknown threshold protocol {name!r}; known: {', '.join(PROTOCOLS)}")
     return SearchSpace(model, path, params, dict(fixed), {str(k): dict(v) for k, v in first_points.items()},
-                       dict(smoke), {k: float(v) for k, v in resources.items()}, paper_protocol)
+                       dict(smoke), {k: float(v) for k, v in resources.items()}, paper_protocol,
+                       tuple(extra_protocols), _parse_protocol_settings(document.get("protocol_settings"), fail))
+
+
+def _parse_protocol_settings(raw: Any, fail) -> dict[str, dict[str, Any]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise fail("protocol_settings", 'must map "*" or a dataset name to evaluation settings')
+    for dataset, values in raw.items():
+        where = f"protocol_settings.{dataset}"
+        if not isinstance(values, dict):
+            raise fail(where, f"must be a mapping with keys among {PROTOCOL_SETTING_KEYS}")
+        for key, value in values.items():
+            if key not in PROTOCOL_SETTING_KEYS:
+                raise fail(f"{where}.{key}", f"unknown setting; allowed: {PROTOCOL_SETTING_KEYS}")
+            if key == "score_postprocessing":
+                if value not in SCORE_POSTPROCESSING:
+                    raise fail(f"{where}.{key}", f"unknown post-processing {value!r}; known: {', '.join(SCORE_POSTPROCESSING)}")
+            elif key == "epsilon_reg_level":
+                if value not in (0, 1, 2) or isinstance(value, bool):
+                    raise fail(f"{where}.{key}", f"must be 0, 1 or 2, got {value!r}")
+            elif isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+                raise fail(f"{where}.{key}", f"must be a number in (0, 1), got {value!r}")
+    return {str(dataset): dict(values) for dataset, values in raw.items()}
 
 
 def _parse_distribution(name: str, spec: Any, fail) -> Distribution:

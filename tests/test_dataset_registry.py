@@ -71,3 +71,23 @@ def test_a_window_range_that_fits_is_left_as_it_is(store, tmp_path):
     plan = plan_grid(GridRequest(grid=grid, storage=tmp_path, run_name="r", data_root=store))
     window = plan.experiments[0].space.params["win_size"]
     assert (window.low, window.high) == (16, 128) and plan.notes == []
+
+
+def test_the_repository_evaluation_settings_follow_the_dataset(tmp_path):
+    rng = np.random.default_rng(1)
+    for name in ("SMAP", "SWaT"):
+        for entity in ("A-1", "B-1"):
+            labels = np.zeros(300, np.uint8)
+            labels[100:110] = 1
+            save_entity(tmp_path / "store", EntityArrays(name, entity, rng.normal(size=(400, 2)),
+                                                         rng.normal(size=(300, 2)), labels))
+    grid = GridSpec("t", "", models=("slmr", "random"), datasets=("SMAP", "SWaT"), num_samples=1, max_concurrent=1)
+    plan = plan_grid(GridRequest(grid=grid, storage=tmp_path, run_name="r", data_root=tmp_path / "store"))
+    settings = {(e.settings.model, e.settings.dataset): e.settings for e in plan.experiments}
+    smap = settings["slmr", "SMAP"]
+    assert smap.score_postprocessing == "entity-minmax" and smap.protocol_options["pot_level"] == 0.9
+    assert "epsilon-train" in smap.protocols and smap.protocols[0] == "pot-train"
+    assert settings["slmr", "SWaT"].score_postprocessing == "none"
+    assert settings["slmr", "SWaT"].protocol_options == {"pot_q": 1e-3, "pot_level": 0.99, "epsilon_reg_level": 1}
+    assert settings["random", "SMAP"].score_postprocessing == "none"
+    assert plan.datasets["SMAP"].train_entity_lengths == (400, 400)

@@ -3,6 +3,8 @@ trial records it came from, seed repeats give mean ± std, a partly failed and p
 still yields tables with its gaps marked, and no oracle number appears without its mark."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -297,3 +299,19 @@ def test_records_csv_keeps_each_number_with_its_provenance(grid, written):
     assert records[records.model == "dual_stf"].oracle.all()
     seeds = records[(records.model == "transmamba") & (records.dataset == "SMD")]
     assert set(seeds.role) == {"seed_repeat"} and set(seeds.seed) == {1, 2, 3}
+
+
+def test_score_postprocessing_is_noted_and_kept_in_the_records(tmp_path):
+    rng = np.random.default_rng(2)
+    folder = write_experiment(tmp_path, "random", "SMAP", [_trial(rng, "p1", 1, 1)], display_name="Random score")
+    meta_file = folder / "tsadbench_experiment.json"
+    meta = json.loads(meta_file.read_text())
+    meta["settings"]["score_postprocessing"] = "entity-minmax"
+    meta_file.write_text(json.dumps(meta))
+    write_experiment(tmp_path, "random", "MSL", [_trial(rng, "p2", 1, 1)], display_name="Random score")
+    written = write_tables(tmp_path)
+    assert ("Scores post-processed before every threshold and metric, as the model's repository does: "
+            "Random score on SMAP: entity-minmax") in written["main.md"].read_text()
+    records = pd.read_csv(written["records.csv"])
+    assert set(records[records.dataset == "SMAP"].score_postprocessing) == {"entity-minmax"}
+    assert set(records[records.dataset == "MSL"].score_postprocessing) == {"none"}

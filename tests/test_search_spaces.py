@@ -68,6 +68,15 @@ def test_list_choices_reach_the_trial_as_lists_and_first_points_are_encoded(tmp_
     (lambda d: d["first_points"]["*"].update(win_size=12), r"key 'first_points.\*.win_size': value 12 lies outside"),
     (lambda d: d["first_points"]["*"].update(lr=0.1), r"key 'first_points.\*.lr': is not a tuned parameter"),
     (lambda d: d.update(smoke={"nope": 1}), "key 'smoke.nope': 'toy' has no such hyperparameter"),
+    (lambda d: d.update(extra_protocols=["epsilon"]), "key 'extra_protocols': unknown threshold protocol 'epsilon'"),
+    (lambda d: d.update(protocol_settings={"SMAP": {"pot_levels": 0.9}}),
+     "key 'protocol_settings.SMAP.pot_levels': unknown setting"),
+    (lambda d: d.update(protocol_settings={"*": {"pot_level": 90}}),
+     r"key 'protocol_settings.\*.pot_level': must be a number in \(0, 1\)"),
+    (lambda d: d.update(protocol_settings={"MSL": {"score_postprocessing": "minmax"}}),
+     "key 'protocol_settings.MSL.score_postprocessing': unknown post-processing 'minmax'"),
+    (lambda d: d.update(protocol_settings={"MSL": {"epsilon_reg_level": 5}}),
+     "key 'protocol_settings.MSL.epsilon_reg_level': must be 0, 1 or 2"),
 ])
 def test_malformed_files_name_the_file_the_key_and_the_problem(tmp_path, change, message):
     document = yaml.safe_load(yaml.safe_dump(GOOD))
@@ -84,3 +93,13 @@ def test_unknown_hyperparameter_and_broken_yaml_and_missing_file(tmp_path):
         load_search_space("toy", _write(tmp_path, "model: [unclosed"))
     with pytest.raises(SearchSpaceError, match="no search space for model 'ghost': create .*ghost.yaml"):
         load_search_space("ghost", tmp_path)
+
+
+def test_protocol_settings_merge_the_default_with_the_dataset_family(tmp_path):
+    document = {**GOOD, "extra_protocols": ["epsilon-train"], "protocol_settings": {
+        "*": {"pot_q": 1.0e-3, "pot_level": 0.99}, "SMAP": {"pot_level": 0.9, "score_postprocessing": "entity-minmax"}}}
+    space = load_search_space("toy", _write(tmp_path, document))
+    assert space.extra_protocols == ("epsilon-train",)
+    assert space.protocol_settings_for("SMAP/A-1") == {"pot_q": 1.0e-3, "pot_level": 0.9,
+                                                       "score_postprocessing": "entity-minmax"}
+    assert space.protocol_settings_for("SMD") == {"pot_q": 1.0e-3, "pot_level": 0.99}

@@ -52,3 +52,26 @@ def test_epochs_cap_and_window_check(data):
     assert len(capped) == 1 and capped[0][0]["epochs_planned"] == 1
     with pytest.raises(ModelConfigError, match=r"win_size=900 is longer than the shortest split of synthetic \(400"):
         _collect({**CONFIG, "win_size": 900}, data, TrialSettings("mlp_autoencoder", "synthetic"))
+
+
+def test_repository_evaluation_settings_reach_every_record():
+    entities = []
+    for number, shift in enumerate((0.0, 5.0)):  # two entities on different scales, as SMAP channels are
+        arrays = generate_synthetic(SyntheticSpec(train_length=1500, test_length=1500, seed=number)).arrays
+        entities.append(type(arrays)(arrays.dataset, f"E-{number}", arrays.train + shift, arrays.test + shift,
+                                     arrays.labels))
+    data = prepare("two", entities)
+    assert data.train_entity_lengths == (1500, 1500) and data.test_entity_lengths == (1500, 1500)
+    settings = TrialSettings("mlp_autoencoder", "two", max_windows_per_epoch=256, epochs_cap=1,
+                             protocols=("pot-train", "epsilon-train", "best-f1"),
+                             protocol_options={"pot_q": 5e-3, "pot_level": 0.9, "epsilon_reg_level": 0},
+                             score_postprocessing="entity-minmax")
+    metrics, artifacts = _collect(CONFIG, data, settings)[-1]
+    assert metrics["pot_train"]["pot_level"] == 0.9 and metrics["pot_train"]["pot_q"] == 5e-3
+    assert metrics["epsilon_train"]["epsilon_reg_level"] == 0
+    test = artifacts["scores"]["test"]
+    for part in (test[:1500], test[1500:]):
+        assert part.min() == 0.0 and part.max() == pytest.approx(1.0)
+    assert np.all(test[1500 - 19:1500 + 20] == 0.0)
+    whole_train = np.concatenate([artifacts["scores"]["train"], artifacts["scores"]["val"]])
+    assert whole_train[:1500].max() == pytest.approx(1.0) and whole_train[1500:].max() == pytest.approx(1.0)

@@ -190,12 +190,16 @@ def plan_grid(request: GridRequest) -> GridPlan:
         space = _apply_fixed(space, request.fixed, allowed)
         resources = _resources(space.resources, request)
         headline = mode.headline(space.paper_protocol)
+        protocols = tuple(dict.fromkeys((*mode.reported(space.paper_protocol), *space.extra_protocols)))
         for name in datasets:
             data = prepared[name]
+            evaluation = space.protocol_settings_for(name)
             settings = TrialSettings(model=model, dataset=name, seed=request.seed,
                                      epochs_cap=request.epochs_cap or grid.epochs_cap,
                                      max_windows_per_epoch=request.max_windows_per_epoch or grid.max_windows_per_epoch,
-                                     cpus=resources["cpu"], protocols=mode.reported(space.paper_protocol))
+                                     cpus=resources["cpu"], protocols=protocols,
+                                     score_postprocessing=evaluation.pop("score_postprocessing", "none"),
+                                     protocol_options=evaluation)
             dataset_space = _apply_fixed(space, space.paper_point(name), allowed) if grid.paper_settings else space
             experiments.append(ExperimentPlan(
                 settings=settings,

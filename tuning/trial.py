@@ -13,7 +13,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..datasets.preprocessing import PreparedData
-from ..evaluation import evaluate, threshold_free_metrics
+from ..evaluation import evaluate, postprocess_scores, threshold_free_metrics
 from ..zoo import get_model
 from ..zoo.base import AnomalyDetector, ModelConfigError
 
@@ -26,7 +26,9 @@ Report = Callable[[dict[str, Any], dict[str, Any]], None]
 @dataclasses.dataclass(frozen=True)
 class TrialSettings:
     """What the orchestrator decides for every trial of an experiment (not tuned); a config key
-    `seed` (set by seed repeats) overrides `seed`."""
+    `seed` (set by seed repeats) overrides `seed`. `protocol_options` (pot_q, pot_level,
+    epsilon_reg_level) and `score_postprocessing` are the repository's evaluation settings for
+    this dataset, from the model's search-space file."""
 
     model: str
     dataset: str
@@ -35,6 +37,8 @@ class TrialSettings:
     max_windows_per_epoch: int | None = None
     cpus: float = 1
     protocols: tuple[str, ...] = DEFAULT_PROTOCOLS
+    protocol_options: dict[str, float] = dataclasses.field(default_factory=dict)
+    score_postprocessing: str = "none"
 
 
 def split_config(config: dict[str, Any], model_cls: type[AnomalyDetector]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -49,8 +53,19 @@ def protocol_key(protocol: str) -> str:
     return protocol.replace("-", "_")
 
 
+def postprocess_split_scores(scores: dict[str, np.ndarray], data: PreparedData, name: str) -> dict[str, np.ndarray]:
+    """Apply the score post-processing `name` to the whole training split (train and its
+    validation tail, whose entities run across both) and to the test split."""
+    if name == "none":
+        return scores
+    whole = postprocess_scores(name, np.concatenate([scores["train"], scores["val"]]), data.train_entity_lengths)
+    n_train = scores["train"].shape[0]
+    return {"train": whole[:n_train], "val": whole[n_train:],
+            "test": postprocess_scores(name, scores["test"], data.test_entity_lengths)}
+
+
 def evaluate_epoch(scores: dict[str, np.ndarray], labels: np.ndarray, anomaly_ratio: float,
-                   protocols: tuple[str, ...]) -> dict[str, Any]:
+                   protocols: tuple[str, ...], protocol_options: dict[str, float] | None = None) -> dict[str, Any]:
     """Every protocol's record and the threshold-free metrics for one epoch's scores.
 
     Protocols that read train scores see the whole training split (train and its validation
@@ -59,7 +74,8 @@ def evaluate_epoch(scores: dict[str, np.ndarray], labels: np.ndarray, anomaly_ra
     whole_train = np.concatenate([scores["train"], scores["val"]])
     records: dict[str, Any] = {
         protocol_key(protocol): evaluate(scores["test"], labels, protocol=protocol, train_scores=whole_train,
-                                         val_scores=scores["val"], anomaly_ratio=anomaly_ratio)
+                                         val_scores=scores["val"], anomaly_ratio=anomaly_ratio,
+                                         **(protocol_options or {}))
         for protocol in protocols
     }
     records["threshold_free"] = threshold_free_metrics(scores["test"], labels)
@@ -95,7 +111,9 @@ def run_trial(config: dict[str, Any], data: PreparedData, settings: TrialSetting
         started = time.perf_counter()
         train_stats = model.train_epoch(data.train, max_windows=settings.max_windows_per_epoch)
         trained = time.perf_counter()
-        scores = {"train": model.score(data.train), "val": model.score(data.val), "test": model.score(data.test)}
+        scores = postprocess_split_scores(
+            {"train": model.score(data.train), "val": model.score(data.val), "test": model.score(data.test)},
+            data, settings.score_postprocessing)
         metrics = {
             "epoch": epoch,
             "epochs_planned": epochs,
@@ -103,7 +121,7 @@ def run_trial(config: dict[str, Any], data: PreparedData, settings: TrialSetting
             "anomaly_ratio": anomaly_ratio,
             **train_stats,
             "val_loss": model.validation_loss(data.val),
-            **evaluate_epoch(scores, data.labels, anomaly_ratio, settings.protocols),
+            **evaluate_epoch(scores, data.labels, anomaly_ratio, settings.protocols, settings.protocol_options),
             "train_seconds": trained - started,
             "epoch_seconds": time.perf_counter() - started,
         }

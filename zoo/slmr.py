@@ -32,14 +32,19 @@ What is ours:
   (deterministic; the release masks validation windows too, which only affects its printout).
 * SE bottleneck max(1, C//16) channels (C < 16 would give zero channels); no `score.npy` side
   effect; the interleave buffer is fully overwritten (no randn); the unused `downsample` branch is
-  not built. The MSL/SMAP per-channel boundary zeroing and min-max of scores are dataset
-  post-processing, not done here. No robust score scaling, no EWMA (release defaults: off).
+  not built. No robust score scaling, no EWMA (release defaults: off).
+* The MSL/SMAP channel-seam zeroing and per-channel min-max of scores (`adjust_anomaly_scores`) are
+  not this model's job: the model returns raw scores, and the evaluation applies the registered
+  `entity-minmax` post-processing where `search_spaces/slmr.yaml` (`protocol_settings`) says so,
+  from the entity lengths the dataset keeps, to train and test scores alike.
 * Because a training example is W inputs plus the next point, this model windows the series itself
   (W+1 points) instead of using the base class's W-point windows; see `_windows`.
 
 Repository threshold protocols (applied by the evaluation package, all with point adjustment):
-epsilon (telemanom) and POT (SPOT initialised on train scores), both label-free on test, and
-bf-search over (0, 3] (best F1 on test labels, an oracle).
+`epsilon-train` (telemanom, reg_level 0 on SMAP/MSL, else 1) and `pot-train` (SPOT initialised on
+train scores with the release's per-dataset q and level; the release's non-dynamic run with
+`with_alarm=False` keeps that initial threshold), both label-free, and bf-search over (0, 3] (best
+F1 on test labels, an oracle; `best-f1` is its exact version over every threshold).
 """
 from __future__ import annotations
 
