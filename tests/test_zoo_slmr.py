@@ -127,3 +127,15 @@ def test_config_errors_target_channels_and_search_space():
         SLMRConfig.from_dict({**{k: v for k, v in point.items() if k not in run_keys}, **space["fixed"]})
     assert space["first_points"]["SMAP"]["target_channels"] == [0] == space["first_points"]["MSL"]["target_channels"]
     SLMR(3, SLMRConfig.from_dict({**space["fixed"], **space["smoke"]}))
+
+
+def test_shared_forward_scoring_equals_the_per_window_definition():
+    model = tiny(gamma=0.8)
+    model.train_epoch(np.random.default_rng(5).standard_normal((300, 3)).astype(np.float32))
+    series = np.random.default_rng(6).standard_normal((157, 3)).astype(np.float32)
+    model.network.eval()
+    with torch.no_grad():
+        windows = torch.from_numpy(np.lib.stride_tricks.sliding_window_view(series, 11, axis=0).transpose(0, 2, 1).copy())
+        per_window = model._window_point_scores(windows)[:, 0].numpy()
+    expected = points_from_window_ends(per_window, window_starts(157, 11, 1), 11, 157)
+    np.testing.assert_allclose(model.score(series), expected, rtol=1e-5, atol=1e-6)

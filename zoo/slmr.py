@@ -246,12 +246,15 @@ class SLMR(TorchWindowDetector):
 
     def _window_point_scores(self, batch: torch.Tensor) -> torch.Tensor:
         """The score of the last point of each window [B, W+1, C], shape [B, 1]: forecast error
-        from the first W points plus γ x the error of the last step reconstructed from the last W."""
-        observed = batch[:, -1, self.targets]
+        from the first W points plus γ x the error of the last step reconstructed from the last W.
+        The definition; `_score` computes the same from one forward pass per W-window."""
         forecast, _ = self.network(batch[:, :-1])
         _, reconstruction = self.network(batch[:, 1:])
-        errors = (forecast - observed).abs() + self.config.gamma * (reconstruction[:, -1] - observed).abs()
-        return errors.mean(1, keepdim=True)
+        return self._point_errors(forecast, reconstruction[:, -1], batch[:, -1, self.targets])[:, None]
+
+    def _point_errors(self, forecast: torch.Tensor, reconstructed: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
+        """Mean over target channels of |forecast - x| + γ |reconstruction - x|, shape [B]."""
+        return ((forecast - observed).abs() + self.config.gamma * (reconstructed - observed).abs()).mean(1)
 
     @torch.no_grad()
     def _validation_loss(self, series: np.ndarray) -> float:
@@ -262,7 +265,18 @@ class SLMR(TorchWindowDetector):
 
     @torch.no_grad()
     def _score(self, series: np.ndarray) -> np.ndarray:
+        """Window i = [i, i+W) forecasts point i+W, and window i+1 reconstructs it as its last
+        step, so one forward pass per W-window serves two points (half the cost of scoring each
+        (W+1)-window by `_window_point_scores`, with the same result in eval mode)."""
         self.network.eval()
-        windows, starts = self._windows(series, 1)
-        scores = [self._window_point_scores(self._to_tensor(batch)).cpu() for batch in self._batches(windows)]
-        return points_from_window_ends(torch.cat(scores)[:, 0].numpy(), starts, windows.shape[1], series.shape[0])
+        _, starts = self._windows(series, 1)
+        win = self.config.win_size
+        windows, _ = sliding_windows(series, win, 1)
+        forecasts, last_steps = [], []
+        for batch in self._batches(windows):
+            forecast, reconstruction = self.network(self._to_tensor(batch))
+            forecasts.append(forecast)
+            last_steps.append(reconstruction[:, -1])
+        observed = self._to_tensor(series[win:, self.targets])
+        errors = self._point_errors(torch.cat(forecasts)[:-1], torch.cat(last_steps)[1:], observed).cpu().numpy()
+        return points_from_window_ends(errors, starts, win + 1, series.shape[0])
