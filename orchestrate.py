@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="what Optuna optimises and ASHA compares (default: pa_f1 under paper, val_loss under clean)")
     parser.add_argument("--seeds", type=int, default=0,
                         help="retrain each experiment's best configuration with N seeds for mean ± std tables")
+    parser.add_argument("--no-untrained-copies", dest="untrained_copies", action="store_false",
+                        help="skip the untrained copy of each learning model's best configuration (Kim et al. "
+                             "2022), scored beside it to show what point adjustment gives an untrained network")
     parser.add_argument("--fix", type=_fixed_value, action="append", default=[], metavar="KEY=VALUE",
                         help="fix a hyperparameter for every model that has it (repeatable)")
     parser.add_argument("--seed", type=int, default=0)
@@ -139,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             objective=args.objective, seed=args.seed, seeds=args.seeds, epochs_cap=args.epochs_cap,
             max_windows_per_epoch=args.max_windows_per_epoch, fixed=dict(args.fix), data_root=resolve_data_root(args.data_root),
             nan_policy=args.nan_policy, entity_policy=args.entity_policy, time_budget_s=args.time_budget,
+            untrained_copies=args.untrained_copies,
         )
         plan = plan_grid(request)
     except USER_ERRORS as error:

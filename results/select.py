@@ -9,8 +9,10 @@ from typing import Any
 from .columns import CLEAN_PROTOCOL, DEFAULT_PROTOCOL, section_of
 from .records import TrialRecord, flat_value
 
-#: Sanity baselines (shown last in tables, highlighted in the inflation plot).
+#: Sanity baselines (shown last in tables, highlighted in the inflation plot), beside every
+#: untrained copy of a model (its table name ends in UNTRAINED_SUFFIX).
 SANITY_BASELINES = ("random", "one_liner")
+UNTRAINED_SUFFIX = ":untrained"
 #: Seed repeats replace the single selected trial in the tables from this many on.
 MIN_SEEDS = 2
 
@@ -126,4 +128,9 @@ def select(metas: list[dict[str, Any]], trials: list[TrialRecord]) -> list[Selec
             best=best_trial(search, search_meta["objective"]),
             seed_trials=finished_repeats([t for t in own if t.seed_repeat]),
         ))
-    return sorted(selections, key=lambda selection: selection.model in SANITY_BASELINES)
+    return sorted(selections, key=lambda selection: is_sanity_baseline(selection.model))
+
+
+def is_sanity_baseline(model: str) -> bool:
+    """Whether the table row `model` is a sanity baseline (random, one-liner or an untrained copy)."""
+    return model in SANITY_BASELINES or model.endswith(UNTRAINED_SUFFIX)

@@ -50,7 +50,7 @@ def test_fractional_gpu_requests_share_one_gpu(ray_session, tmp_path):
     grid = GridSpec("gpu", "", models=("mlp_autoencoder",), datasets=("synthetic",), num_samples=4, max_concurrent=4,
                     epochs_cap=3, max_windows_per_epoch=512, tiny_models=True)
     plan = plan_grid(GridRequest(grid=grid, storage=tmp_path, run_name="gpu", protocol="clean",
-                                 cpus_per_trial=0.5, gpus_per_trial=0.25))
+                                 cpus_per_trial=0.5, gpus_per_trial=0.25, untrained_copies=False))
     assert plan.experiments[0].resources == {"cpu": 0.5, "gpu": 0.25}
     [outcome] = run_grid(plan, printer=lambda line: None)
     assert (outcome.status, outcome.trials, outcome.errors) == ("complete", 4, 0)
@@ -66,7 +66,7 @@ def test_sigkilled_driver_resumes_every_planned_trial_exactly_once(ray_session, 
     command = [sys.executable, str(ROOT / "orchestrate.py"), "--grid", "all", "--datasets", "synthetic",
                "--models", "mlp_autoencoder", "--fix", "epochs=10", "--fix", "win_size=96",
                "--num-samples", "5", "--max-concurrent", "1", "--protocol", "clean", "--address", address,
-               "--storage", str(tmp_path), "--name", "killed"]
+               "--storage", str(tmp_path), "--name", "killed", "--no-untrained-copies"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     seen = []
@@ -132,6 +132,10 @@ def test_ctrl_c_stops_the_grid_and_resume_finishes_it(ray_session, tmp_path):
         summary = json.loads((tmp_path / "stopped" / name / "tsadbench_complete.json").read_text())
         assert (summary["trials"], summary["errors"]) == (3, 0)
         assert [t["status"] for t in _final_trials(tmp_path / "stopped" / name)] == ["TERMINATED"] * 3
+    untrained = json.loads((tmp_path / "stopped" / "mlp_autoencoder__synthetic__untrained" / "tsadbench_complete.json")
+                           .read_text())
+    assert (untrained["trials"], untrained["errors"]) == (1, 0)
+    assert not (tmp_path / "stopped" / "random__synthetic__untrained").exists()
 
 
 def _kill_with_children(pid: int) -> None:
@@ -196,7 +200,7 @@ def test_second_node_receives_trials_and_its_death_sends_them_elsewhere(second_n
     grid = GridSpec("nodes", "", models=("mlp_autoencoder",), datasets=("synthetic",), num_samples=4,
                     max_concurrent=4, epochs_cap=4, max_windows_per_epoch=3000, tiny_models=True)
     plan = plan_grid(GridRequest(grid=grid, storage=tmp_path, run_name="nodes", protocol="clean",
-                                 cpus_per_trial=1, gpus_per_trial=0))
+                                 cpus_per_trial=1, gpus_per_trial=0, untrained_copies=False))
     experiment = tmp_path / "nodes" / "mlp_autoencoder__synthetic"
     killed = threading.Event()
 

@@ -91,3 +91,5 @@ def test_the_repository_evaluation_settings_follow_the_dataset(tmp_path):
     assert settings["slmr", "SWaT"].protocol_options == {"pot_q": 1e-3, "pot_level": 0.99, "epsilon_reg_level": 1}
     assert settings["random", "SMAP"].score_postprocessing == "none"
     assert plan.datasets["SMAP"].train_entity_lengths == (400, 400)
+    copies = {(e.settings.model, e.settings.dataset): e.untrained_copy for e in plan.experiments}
+    assert copies["slmr", "SMAP"] and not copies["random", "SMAP"]  # random learns nothing to leave out

@@ -28,8 +28,9 @@ def test_grid_runs_reports_and_tables_match_the_records(ray_session, tmp_path):
     lines = []
     outcomes = run_grid(plan, printer=lines.append)
     assert [(o.name, o.status, o.trials, o.errors) for o in outcomes] == [
-        ("mlp_autoencoder__synthetic", "complete", 2, 0), ("random__synthetic", "complete", 2, 0)]
-    assert sum("done after" in line for line in lines) == 4
+        ("mlp_autoencoder__synthetic", "complete", 2, 0), ("mlp_autoencoder__synthetic__untrained", "complete", 1, 0),
+        ("random__synthetic", "complete", 2, 0)]
+    assert sum("done after" in line for line in lines) == 5
 
     autoencoder = _last_reports(tmp_path / "run" / "mlp_autoencoder__synthetic")
     assert len(autoencoder) == 2 and all(r["epoch"] == r["epochs_planned"] for r in autoencoder)
@@ -46,16 +47,23 @@ def test_grid_runs_reports_and_tables_match_the_records(ray_session, tmp_path):
     assert oracle_rows.oracle.all() and not records[records.threshold_protocol == "at-compat"].oracle.any()
     assert set(records.objective) == {"val_loss"} and not records.objective_uses_test_labels.any()
 
+    (untrained,) = _last_reports(tmp_path / "run" / "mlp_autoencoder__synthetic__untrained")
+    assert untrained["epoch"] == 0 and untrained["config"]["untrained"] is True
+    assert {k: v for k, v in untrained["config"].items() if k != "untrained"} == best["config"]
+    assert untrained["val_loss"] > best["val_loss"]
+    assert list(main.index) == ["MLP autoencoder", "Untrained MLP autoencoder", "Random score"]
+    assert main.loc["Untrained MLP autoencoder", ("synthetic", "F1")] == f"{100 * untrained['val_percentile']['pa_f1']:.2f}"
+
     rerun = run_grid(plan_grid(GridRequest(grid=TINY, storage=tmp_path, run_name="run", protocol="clean")),
                      printer=lines.append)
-    assert [o.status for o in rerun] == ["skipped", "skipped"]
+    assert [o.status for o in rerun] == ["skipped", "skipped", "skipped"]
     assert len(list((tmp_path / "run" / "mlp_autoencoder__synthetic").glob("*/params.json"))) == 2
 
 
 def test_a_crashing_trial_is_recorded_and_the_grid_goes_on(ray_session, tmp_path):
     request = GridRequest(grid=TINY, storage=tmp_path, run_name="broken", fixed={"lr": -1.0}, num_samples=1)
     outcomes = run_grid(plan_grid(request), printer=lambda line: None)
-    assert [(o.status, o.errors) for o in outcomes] == [("complete", 1), ("complete", 0)]
+    assert [(o.status, o.errors) for o in outcomes] == [("complete", 1), ("no_best_trial", 0), ("complete", 0)]
     trials = pd.read_csv(write_tables(tmp_path / "broken")["trials.csv"])
     failed = trials[trials.status == "ERROR"]
     assert list(failed.experiment) == ["mlp_autoencoder__synthetic"]
@@ -67,7 +75,7 @@ def test_a_crashing_trial_is_recorded_and_the_grid_goes_on(ray_session, tmp_path
 def test_paper_protocol_with_seed_repeats_marks_oracle_and_keeps_the_study(ray_session, tmp_path):
     grid = GridSpec("tiny", "test grid", models=("mlp_autoencoder",), datasets=("synthetic",), num_samples=2,
                     max_concurrent=2, epochs_cap=2, max_windows_per_epoch=256, tiny_models=True)
-    plan = plan_grid(GridRequest(grid=grid, storage=tmp_path, run_name="paper", seeds=2))
+    plan = plan_grid(GridRequest(grid=grid, storage=tmp_path, run_name="paper", seeds=2, untrained_copies=False))
     experiment = plan.experiments[0]
     assert (experiment.protocol_mode, experiment.threshold_protocol) == ("paper", "at-compat")
     assert experiment.objective.metric == "at_compat/pa_f1" and experiment.objective.uses_test_labels

@@ -46,11 +46,11 @@ def test_smoke_grid_on_an_existing_cluster_writes_tables(ray_session, tmp_path):
                              "--models", "mlp_autoencoder,random",
                              "--storage", str(tmp_path), "--name", "cli")
     assert completed.returncode == 0, completed.stderr[-2000:]
-    assert "trials: 4 run, 0 failed" in completed.stdout
+    assert "trials: 5 run, 0 failed" in completed.stdout  # 2 + the untrained copy of the best, then 2
     tables = tmp_path / "cli" / "tables"
     assert f"tables: {tables}" in completed.stdout
     main = (tables / "main.md").read_text()
-    assert "| MLP autoencoder |" in main and "| Random score |" in main
+    assert "| MLP autoencoder |" in main and "| Untrained MLP autoencoder |" in main and "| Random score |" in main
 
 
 def test_resume_needs_a_run_to_resume(tmp_path):

@@ -75,3 +75,17 @@ def test_repository_evaluation_settings_reach_every_record():
     assert np.all(test[1500 - 19:1500 + 20] == 0.0)
     whole_train = np.concatenate([artifacts["scores"]["train"], artifacts["scores"]["val"]])
     assert whole_train[:1500].max() == pytest.approx(1.0) and whole_train[1500:].max() == pytest.approx(1.0)
+
+
+def test_an_untrained_copy_is_scored_once_straight_after_initialisation(data):
+    from tsadbench.zoo import get_model
+
+    reports = _collect({**CONFIG, "untrained": True}, data, TrialSettings("mlp_autoencoder", "synthetic", seed=4))
+    assert len(reports) == 1
+    metrics, artifacts = reports[0]
+    assert metrics["epoch"] == 0 and metrics["epochs_planned"] == 0 and "train_loss" not in metrics
+    model_cls = get_model("mlp_autoencoder")
+    fresh = model_cls(data.n_channels, model_cls.Config.from_dict({"win_size": 32, "d_model": 16, "lr": 3e-3}), seed=4)
+    np.testing.assert_allclose(artifacts["scores"]["test"], fresh.score(data.test), rtol=1e-6)
+    trained = _collect(CONFIG, data, TrialSettings("mlp_autoencoder", "synthetic", seed=4, max_windows_per_epoch=512))
+    assert trained[-1][0]["val_loss"] < metrics["val_loss"]

@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import subprocess
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import optuna
 from optuna.storages import JournalStorage
@@ -22,6 +22,7 @@ from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search import ConcurrencyLimiter
 from ray.tune.search.optuna import OptunaSearch
 
+from ..results.select import UNTRAINED_SUFFIX as UNTRAINED_MODEL_SUFFIX
 from ..search_spaces import SearchSpace
 from ..zoo import get_model
 from .objectives import Objective
@@ -34,6 +35,7 @@ EXPERIMENT_FILE = "tsadbench_experiment.json"
 COMPLETE_FILE = "tsadbench_complete.json"
 OPTUNA_JOURNAL = "optuna_journal.log"
 SEEDS_SUFFIX = "__seeds"
+UNTRAINED_SUFFIX = "__untrained"
 ASHA_GRACE_EPOCHS = 2
 MAX_FAILURES = 2  # a trial whose worker died is retried from its last checkpoint this many times
 
@@ -54,6 +56,7 @@ class ExperimentPlan:
     threshold_protocol: str = "at-compat"
     time_budget_s: float | None = None
     seeds: int = 0
+    untrained_copy: bool = False
 
     @property
     def name(self) -> str:
@@ -219,13 +222,17 @@ def best_config(plan: ExperimentPlan, data_ref: Any) -> dict[str, Any] | None:
         best = results.get_best_result(metric=plan.objective.metric, mode=plan.objective.mode, scope="last")
     except RuntimeError:
         return None
-    return dict(best.config) if best.metrics else None
+    if best.error is not None or not best.config or not best.metrics:
+        return None
+    return dict(best.config)
 
 
-def run_seed_repeats(plan: ExperimentPlan, data_ref: Any, callbacks: Sequence[tune.Callback] = ()) -> ExperimentOutcome:
-    """Retrain the experiment's best configuration with seeds 0..N-1, every one to its full epochs
-    (no searcher, no early stopping), in the experiment folder `<name>__seeds`."""
-    name = plan.name + SEEDS_SUFFIX
+def _run_fixed_configs(plan: ExperimentPlan, data_ref: Any, callbacks: Sequence[tune.Callback], suffix: str,
+                       variant: Callable[[dict[str, Any]], tuple[dict[str, Any], dict[str, Any]]],
+                       n_trials: int) -> ExperimentOutcome:
+    """Run the experiment's best configuration as given by `variant(config)` -> (param space,
+    metadata to add), with no searcher and no early stopping, in the folder `<name><suffix>`."""
+    name = plan.name + suffix
     path = plan.grid_dir / name
     if (path / COMPLETE_FILE).is_file():
         return _skipped(name, path)
@@ -236,14 +243,12 @@ def run_seed_repeats(plan: ExperimentPlan, data_ref: Any, callbacks: Sequence[tu
         config = best_config(plan, data_ref)
         if config is None:
             return ExperimentOutcome(name, path, "no_best_trial", 0, 0)
-        seeds = list(range(plan.seeds))
+        param_space, meta = variant(config)
         path.mkdir(parents=True, exist_ok=True)
-        meta = {**_metadata(plan), "seeds": seeds, "seed_repeat_of": plan.name, "best_config": config,
-                "early_stopping": f"none: every seed trains {config.get('epochs', 1)} epoch(s)"}
-        (path / EXPERIMENT_FILE).write_text(json.dumps(meta, indent=2, default=str))
+        (path / EXPERIMENT_FILE).write_text(json.dumps({**_metadata(plan), **meta}, indent=2, default=str))
         tuner = tune.Tuner(
             trainable,
-            param_space={**config, "seed": tune.grid_search(seeds), "seed_repeat": True},
+            param_space=param_space,
             tune_config=tune.TuneConfig(max_concurrent_trials=plan.max_concurrent, reuse_actors=True,
                                         trial_dirname_creator=_trial_dirname),
             run_config=tune.RunConfig(name=name, storage_path=str(plan.grid_dir), verbose=0, callbacks=list(callbacks),
@@ -251,5 +256,38 @@ def run_seed_repeats(plan: ExperimentPlan, data_ref: Any, callbacks: Sequence[tu
                                       checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
         )
     results = tuner.fit()
-    status = "complete" if _finish(path, results, plan.seeds, False) else "interrupted"
+    status = "complete" if _finish(path, results, n_trials, False) else "interrupted"
     return ExperimentOutcome(name, path, status, len(results), results.num_errors)
+
+
+def run_seed_repeats(plan: ExperimentPlan, data_ref: Any, callbacks: Sequence[tune.Callback] = ()) -> ExperimentOutcome:
+    """Retrain the experiment's best configuration with seeds 0..N-1, every one to its full epochs
+    (no searcher, no early stopping), in the experiment folder `<name>__seeds`."""
+    seeds = list(range(plan.seeds))
+
+    def variant(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        return ({**config, "seed": tune.grid_search(seeds), "seed_repeat": True},
+                {"seeds": seeds, "seed_repeat_of": plan.name, "best_config": config,
+                 "early_stopping": f"none: every seed trains {config.get('epochs', 1)} epoch(s)"})
+
+    return _run_fixed_configs(plan, data_ref, callbacks, SEEDS_SUFFIX, variant, plan.seeds)
+
+
+def untrained_model_name(model: str) -> str:
+    """The table name of a model's untrained copy."""
+    return model + UNTRAINED_MODEL_SUFFIX
+
+
+def run_untrained_copy(plan: ExperimentPlan, data_ref: Any, callbacks: Sequence[tune.Callback] = ()) -> ExperimentOutcome:
+    """Kim et al.'s (AAAI 2022) sanity check: the best configuration, initialised and scored without
+    any training, under the same scoring and threshold protocols, in `<name>__untrained`. Its
+    tables row is `<model>:untrained`, a sanity baseline beside the trained model."""
+    display = get_model(plan.settings.model).display_name
+
+    def variant(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        return ({**config, "untrained": True},
+                {"model": untrained_model_name(plan.settings.model), "model_display_name": f"Untrained {display}",
+                 "untrained_copy_of": plan.name, "best_config": config,
+                 "early_stopping": "none: untrained copy, scored once after initialisation (0 epochs)"})
+
+    return _run_fixed_configs(plan, data_ref, callbacks, UNTRAINED_SUFFIX, variant, 1)

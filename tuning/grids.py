@@ -35,7 +35,8 @@ GRIDS: dict[str, GridSpec] = {
                  models=None, datasets=None, num_samples=20, max_concurrent=4),
         GridSpec("paper", "the five paper models and Anomaly Transformer with their repositories' per-dataset "
                           "settings and threshold protocols, on the public benchmarks found (concatenated)",
-                 models=("anomaly_transformer", "transmamba", "stformer", "dual_stf", "twavefussion", "slmr"),
+                 models=("anomaly_transformer", "transmamba", "stformer", "dual_stf", "twavefussion", "slmr", "random",
+                         "one_liner"),
                  datasets=PAPER_DATASETS, num_samples=1, max_concurrent=1, paper_settings=True),
     )
 }

@@ -14,7 +14,7 @@ from ..search_spaces import SearchSpace, load_search_space
 from ..search_spaces.loader import Distribution
 from ..zoo import MODELS, get_model
 from .cluster import configure_ray_environment
-from .experiment import ExperimentOutcome, ExperimentPlan, run_experiment, run_seed_repeats
+from .experiment import ExperimentOutcome, ExperimentPlan, run_experiment, run_seed_repeats, run_untrained_copy
 from .grids import GridSpec
 from .objectives import get_objective, get_protocol_mode
 from .progress import TrialLinePrinter
@@ -50,6 +50,7 @@ class GridRequest:
     val_fraction: float = 0.2
     entity_policy: str = "concatenated"
     time_budget_s: float | None = None
+    untrained_copies: bool = True
 
     @property
     def grid_dir(self) -> Path:
@@ -214,6 +215,7 @@ def plan_grid(request: GridRequest) -> GridPlan:
                 threshold_protocol=headline,
                 time_budget_s=request.time_budget_s,
                 seeds=request.seeds,
+                untrained_copy=request.untrained_copies and get_model(model).learns,
             ))
     missing = missing_public_benchmarks(request.data_root) if request.datasets is None and grid.datasets is None else []
     return GridPlan(request, experiments, prepared, notes, missing)
@@ -243,5 +245,12 @@ def run_grid(plan: GridPlan, printer: Callable[[str], None] = print) -> list[Exp
                 experiment.threshold_protocol, printer)])
             outcomes.append(repeats)
             if repeats.status == "interrupted":
+                break
+        if experiment.untrained_copy:
+            printer(f"[{number}/{len(plan.experiments)}] {experiment.name}: untrained copy of the best configuration")
+            copy = run_untrained_copy(experiment, data_ref, [TrialLinePrinter(
+                experiment.name + " untrained", experiment.objective.metric, 1, experiment.threshold_protocol, printer)])
+            outcomes.append(copy)
+            if copy.status == "interrupted":
                 break
     return outcomes

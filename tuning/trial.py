@@ -17,7 +17,7 @@ from ..evaluation import evaluate, postprocess_scores, threshold_free_metrics
 from ..zoo import get_model
 from ..zoo.base import AnomalyDetector, ModelConfigError
 
-RUN_KEYS = ("epochs", "anomaly_ratio", "seed", "seed_repeat")
+RUN_KEYS = ("epochs", "anomaly_ratio", "seed", "seed_repeat", "untrained")
 DEFAULT_PROTOCOLS = ("at-compat", "best-f1")
 
 Report = Callable[[dict[str, Any], dict[str, Any]], None]
@@ -69,7 +69,11 @@ def evaluate_epoch(scores: dict[str, np.ndarray], labels: np.ndarray, anomaly_ra
     """Every protocol's record and the threshold-free metrics for one epoch's scores.
 
     Protocols that read train scores see the whole training split (train and its validation
-    tail), as the Anomaly-Transformer code's train loader does.
+    tail), as the Anomaly-Transformer code's train loader does. That loader yields stride-1 windows,
+    so its train energies hold each point up to W times, once per window position; here every split
+    has one score per point from the model's scoring stride. Over a long series both samples cover
+    every window position about equally, so the at-compat percentile differs by sampling only
+    (decision written down here, where the train scores are gathered).
     """
     whole_train = np.concatenate([scores["train"], scores["val"]])
     records: dict[str, Any] = {
@@ -87,7 +91,8 @@ def run_trial(config: dict[str, Any], data: PreparedData, settings: TrialSetting
     """Train and evaluate one configuration, reporting after every epoch.
 
     `state` is what an earlier `report` call handed out as `artifacts["state"]`; training then
-    continues after the epoch it recorded.
+    continues after the epoch it recorded. A config with `untrained: true` is Kim et al.'s
+    (AAAI 2022) untrained copy: the initialised model is scored once, as epoch 0.
     """
     model_cls = get_model(settings.model)
     model_values, run_values = split_config(config, model_cls)
@@ -101,8 +106,13 @@ def run_trial(config: dict[str, Any], data: PreparedData, settings: TrialSetting
     epochs = int(run_values.get("epochs", 1))
     if settings.epochs_cap is not None:
         epochs = min(epochs, settings.epochs_cap)
-    anomaly_ratio = float(run_values.get("anomaly_ratio", 1.0))
+    if run_values.get("untrained"):
+        epochs = 0
+    run = {"epochs_planned": epochs, "seed": seed, "anomaly_ratio": float(run_values.get("anomaly_ratio", 1.0))}
     model = model_cls(data.n_channels, model_config, seed=seed, device=device)
+    if epochs == 0:
+        _report_epoch(model, data, settings, report, {"epoch": 0, **run}, {}, time.perf_counter())
+        return
     first_epoch = 1
     if state is not None:
         model.load_state_dict(state["model"])
@@ -110,19 +120,22 @@ def run_trial(config: dict[str, Any], data: PreparedData, settings: TrialSetting
     for epoch in range(first_epoch, epochs + 1):
         started = time.perf_counter()
         train_stats = model.train_epoch(data.train, max_windows=settings.max_windows_per_epoch)
-        trained = time.perf_counter()
-        scores = postprocess_split_scores(
-            {"train": model.score(data.train), "val": model.score(data.val), "test": model.score(data.test)},
-            data, settings.score_postprocessing)
-        metrics = {
-            "epoch": epoch,
-            "epochs_planned": epochs,
-            "seed": seed,
-            "anomaly_ratio": anomaly_ratio,
-            **train_stats,
-            "val_loss": model.validation_loss(data.val),
-            **evaluate_epoch(scores, data.labels, anomaly_ratio, settings.protocols, settings.protocol_options),
-            "train_seconds": trained - started,
-            "epoch_seconds": time.perf_counter() - started,
-        }
-        report(metrics, {"state": {"model": model.state_dict(), "epoch": epoch}, "scores": scores})
+        _report_epoch(model, data, settings, report, {"epoch": epoch, **run}, train_stats, started)
+
+
+def _report_epoch(model: AnomalyDetector, data: PreparedData, settings: TrialSettings, report: Report,
+                  run: dict[str, Any], train_stats: dict[str, float], started: float) -> None:
+    """Score every split, evaluate, and report the epoch `run["epoch"]` with its artifacts."""
+    trained = time.perf_counter()
+    scores = postprocess_split_scores(
+        {"train": model.score(data.train), "val": model.score(data.val), "test": model.score(data.test)},
+        data, settings.score_postprocessing)
+    metrics = {
+        **run,
+        **train_stats,
+        "val_loss": model.validation_loss(data.val),
+        **evaluate_epoch(scores, data.labels, run["anomaly_ratio"], settings.protocols, settings.protocol_options),
+        "train_seconds": trained - started,
+        "epoch_seconds": time.perf_counter() - started,
+    }
+    report(metrics, {"state": {"model": model.state_dict(), "epoch": run["epoch"]}, "scores": scores})

@@ -54,6 +54,8 @@ class AnomalyDetector(ABC):
     name: ClassVar[str]
     display_name: ClassVar[str]
     Config: ClassVar[type[DetectorConfig]] = DetectorConfig
+    #: False for detectors that learn nothing (their untrained copy would be themselves).
+    learns: ClassVar[bool] = True
 
     def __init__(self, n_channels: int, config: DetectorConfig, *, seed: int = 0, device: str = "cpu"):
         if n_channels < 1:

@@ -40,6 +40,7 @@ class OneLiner(AnomalyDetector):
     name = "one_liner"
     display_name = "One-liner |Δx| (Wu & Keogh 2021)"
     Config = OneLinerConfig
+    learns = False
 
     def _train_epoch(self, train: np.ndarray, max_windows: int | None) -> dict[str, float]:
         return {}

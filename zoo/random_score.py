@@ -31,6 +31,7 @@ class RandomScore(AnomalyDetector):
     name = "random"
     display_name = "Random score"
     Config = RandomScoreConfig
+    learns = False
 
     def _train_epoch(self, train: np.ndarray, max_windows: int | None) -> dict[str, float]:
         return {}

@@ -11,7 +11,7 @@ from matplotlib.lines import Line2D
 
 from ..aggregate import aggregate
 from ..columns import section_of
-from ..select import SANITY_BASELINES, Selection
+from ..select import SANITY_BASELINES, Selection, is_sanity_baseline
 from .common import WrittenFigure, save
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
@@ -34,7 +34,7 @@ def inflation_figure(selections: list[Selection], labels: dict[str, str], out: P
     figure, ax = plt.subplots(figsize=(7.4, 5.2), layout="constrained")
     ax.plot([0, 100], [0, 100], color="grey", ls=":", lw=1)
     for selection, raw, adjusted in points:
-        baseline = selection.model in SANITY_BASELINES
+        baseline = is_sanity_baseline(selection.model)
         ax.errorbar(100 * raw.mean, 100 * adjusted.mean, xerr=100 * (raw.std or 0), yerr=100 * (adjusted.std or 0),
                     marker=markers[selection.dataset], ms=8, color=colours[selection.model],
                     markeredgecolor="black" if baseline else colours[selection.model],
@@ -43,9 +43,9 @@ def inflation_figure(selections: list[Selection], labels: dict[str, str], out: P
            ylabel="F1 after point adjustment (%)")
     ax.set_title("Point adjustment inflates F1 (headline threshold of each model)", fontsize=10)
     model_handles = [Line2D([], [], ls="none", marker="o", ms=8, color=colours[m],
-                            markeredgecolor="black" if m in SANITY_BASELINES else colours[m],
-                            markeredgewidth=2 if m in SANITY_BASELINES else 0.5,
-                            label=labels[m] + (" (sanity baseline)" if m in SANITY_BASELINES else ""))
+                            markeredgecolor="black" if is_sanity_baseline(m) else colours[m],
+                            markeredgewidth=2 if is_sanity_baseline(m) else 0.5,
+                            label=labels[m] + (" (sanity baseline)" if is_sanity_baseline(m) else ""))
                      for m in models if any(s.model == m for s, _, _ in points)]
     dataset_handles = [Line2D([], [], ls="none", marker=markers[d], color="grey", label=d) for d in datasets]
     figure.legend(handles=model_handles, title="model", loc="outside right upper", fontsize=8)
