@@ -185,6 +185,7 @@ def test_search_space_first_points_are_the_repository_settings_and_valid_configs
         if dataset in cls.recipe.epochs:
             assert point["epochs"] == cls.recipe.epochs[dataset]
             assert config.batch_size == cls.recipe.batch_size[dataset]
+            assert config.train_stride == cls.recipe.train_stride.get(dataset, 1)
 
 
 # --- Anomaly Transformer ----------------------------------------------------------------------
