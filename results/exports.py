@@ -8,7 +8,6 @@ import pandas as pd
 
 from .aggregate import Table
 from .columns import THRESHOLD_FREE
-from .notes import score_postprocessing
 from .select import Selection, objective_value
 
 
@@ -43,7 +42,7 @@ def long_records(selections: list[Selection]) -> pd.DataFrame:
             "objective_split": selection.objective["split"],
             "objective_uses_test_labels": selection.objective_uses_test_labels,
             "early_stopping": selection.meta.get("early_stopping"),
-            "score_postprocessing": score_postprocessing(selection), "n_trials": len(selection.trials),
+            "score_postprocessing": selection.score_postprocessing, "n_trials": len(selection.trials),
             "n_failed": selection.n_failed, "experiment_complete": selection.complete,
         }
         if not selection.reported:

@@ -82,11 +82,6 @@ def _per_model(selections: list[Selection], text: Callable[[Selection], str]) ->
     return "; ".join(f"{', '.join(dict.fromkeys(names))}: {t}" for t, names in groups.items())
 
 
-def score_postprocessing(selection: Selection) -> str:
-    """The score post-processing the selection's experiment recorded ("none" if none)."""
-    return str((selection.meta.get("settings") or {}).get("score_postprocessing", "none"))
-
-
 def selection_notes(selections: list[Selection]) -> list[str]:
     """How each cell's configuration was chosen, how trials were stopped, and the seeds behind it."""
     if not selections:
@@ -95,9 +90,9 @@ def selection_notes(selections: list[Selection]) -> list[str]:
     stopping = _per_model(selections, lambda s: str(s.meta.get("early_stopping", "not recorded")))
     notes = [f"Configuration per cell: the trial with the best objective at its last epoch; objective: {objective}.",
              f"Early stopping: {stopping}."]
-    processed = [s for s in selections if score_postprocessing(s) != "none"]
+    processed = [s for s in selections if s.score_postprocessing != "none"]
     if processed:
-        where = "; ".join(f"{short_name(s.display_name)} on {s.dataset}: {score_postprocessing(s)}" for s in processed)
+        where = "; ".join(f"{short_name(s.display_name)} on {s.dataset}: {s.score_postprocessing}" for s in processed)
         notes.append(f"Scores post-processed before every threshold and metric, as the model's repository does: "
                      f"{where} (entity-minmax: entity seams ±19 points zeroed, scores min-max scaled per entity).")
     seeded = [s for s in selections if len(s.seed_trials) >= MIN_SEEDS]

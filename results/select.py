@@ -10,9 +10,9 @@ from .columns import CLEAN_PROTOCOL, DEFAULT_PROTOCOL, section_of
 from .records import TrialRecord, flat_value
 
 #: Sanity baselines (shown last in tables, highlighted in the inflation plot), beside every
-#: untrained copy of a model (its table name ends in UNTRAINED_SUFFIX).
+#: untrained copy of a model (its table name ends in UNTRAINED_MODEL_SUFFIX).
 SANITY_BASELINES = ("random", "one_liner")
-UNTRAINED_SUFFIX = ":untrained"
+UNTRAINED_MODEL_SUFFIX = ":untrained"
 #: Seed repeats replace the single selected trial in the tables from this many on.
 MIN_SEEDS = 2
 
@@ -46,6 +46,11 @@ class Selection:
         if any(section_of(CLEAN_PROTOCOL) in t.last for t in self.reported):
             return CLEAN_PROTOCOL
         return self.headline_protocol
+
+    @property
+    def score_postprocessing(self) -> str:
+        """The score post-processing the experiment recorded ("none" if none)."""
+        return str((self.meta.get("settings") or {}).get("score_postprocessing", "none"))
 
     @property
     def objective_uses_test_labels(self) -> bool:
@@ -133,4 +138,4 @@ def select(metas: list[dict[str, Any]], trials: list[TrialRecord]) -> list[Selec
 
 def is_sanity_baseline(model: str) -> bool:
     """Whether the table row `model` is a sanity baseline (random, one-liner or an untrained copy)."""
-    return model in SANITY_BASELINES or model.endswith(UNTRAINED_SUFFIX)
+    return model in SANITY_BASELINES or model.endswith(UNTRAINED_MODEL_SUFFIX)

@@ -22,7 +22,7 @@ from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search import ConcurrencyLimiter
 from ray.tune.search.optuna import OptunaSearch
 
-from ..results.select import UNTRAINED_SUFFIX as UNTRAINED_MODEL_SUFFIX
+from ..results.select import UNTRAINED_MODEL_SUFFIX
 from ..search_spaces import SearchSpace
 from ..zoo import get_model
 from .objectives import Objective
@@ -273,11 +273,6 @@ def run_seed_repeats(plan: ExperimentPlan, data_ref: Any, callbacks: Sequence[tu
     return _run_fixed_configs(plan, data_ref, callbacks, SEEDS_SUFFIX, variant, plan.seeds)
 
 
-def untrained_model_name(model: str) -> str:
-    """The table name of a model's untrained copy."""
-    return model + UNTRAINED_MODEL_SUFFIX
-
-
 def run_untrained_copy(plan: ExperimentPlan, data_ref: Any, callbacks: Sequence[tune.Callback] = ()) -> ExperimentOutcome:
     """Kim et al.'s (AAAI 2022) sanity check: the best configuration, initialised and scored without
     any training, under the same scoring and threshold protocols, in `<name>__untrained`. Its
@@ -286,7 +281,7 @@ def run_untrained_copy(plan: ExperimentPlan, data_ref: Any, callbacks: Sequence[
 
     def variant(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         return ({**config, "untrained": True},
-                {"model": untrained_model_name(plan.settings.model), "model_display_name": f"Untrained {display}",
+                {"model": plan.settings.model + UNTRAINED_MODEL_SUFFIX, "model_display_name": f"Untrained {display}",
                  "untrained_copy_of": plan.name, "best_config": config,
                  "early_stopping": "none: untrained copy, scored once after initialisation (0 epochs)"})
 
