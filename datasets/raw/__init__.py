@@ -43,6 +43,9 @@ def find_layout(dataset: str, folder: Path, layout: str | None = None) -> Layout
     for candidate in layouts:
         if candidate.matches(Path(folder)):
             return candidate
+    found = [note for candidate in layouts if candidate.diagnose and (note := candidate.diagnose(Path(folder)))]
+    if found:
+        raise FileNotFoundError(f"{folder}: no complete {dataset} layout: {'; '.join(found)}")
     expected = "; ".join(f"{candidate.name}: {candidate.expects}" for candidate in layouts)
     raise FileNotFoundError(f"{folder}: holds none of the {dataset} layouts ({expected}); point "
-                            "--from at the folder holding those files")
+                            "--from at the folder holding those files (or the folder above it)")

@@ -34,6 +34,30 @@ class Layout:
     matches: Callable[[Path], bool]
     read: Callable[[Path, ReadOptions, Record], Iterator[EntityArrays]]
     options: frozenset[str] = frozenset()
+    diagnose: Callable[[Path], str | None] | None = None
+    """Given a folder no layout matched, what of this layout it holds and what is missing."""
+
+
+def find_base(folder: Path, holds: Callable[[Path], bool], preferred: tuple[str, ...] = ()) -> Path | None:
+    """The folder that `holds` the files of a layout: `folder` itself, else its sub-folder named
+    one of `preferred` (any letter case), else its only other sub-folder that holds them (so
+    --from may name the folder a user unpacked or the folder above it).
+
+    Raises DatasetFormatError when several sub-folders hold a copy.
+    """
+    folder = Path(folder)
+    if holds(folder):
+        return folder
+    children = sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+    wanted = {name.lower() for name in preferred}
+    for child in children:
+        if child.name.lower() in wanted and holds(child):
+            return child
+    found = [child for child in children if holds(child)]
+    if len(found) > 1:
+        raise DatasetFormatError(f"{folder}: several sub-folders hold a copy ({', '.join(p.name for p in found)}); "
+                                 "point --from at one of them")
+    return found[0] if found else None
 
 
 def require_file(path: Path, fix: str) -> Path:

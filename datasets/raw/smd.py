@@ -1,5 +1,8 @@
 """SMD as OmniAnomaly publishes it: `ServerMachineDataset/{train,test,test_label,
-interpretation_label}/machine-<g>-<i>.txt`, comma-separated values without a header."""
+interpretation_label}/machine-<g>-<i>.txt`, comma-separated values without a header.
+
+TranAD's copy (`data/SMD/`) names the label folder `labels/`; its files are OmniAnomaly's
+`test_label/` files (the same git blobs for all 28 machines), so it is read alike and recorded."""
 from __future__ import annotations
 
 import re
@@ -10,17 +13,32 @@ import numpy as np
 
 from ..canonical import DatasetFormatError, EntityArrays
 from .base import (Layout, ReadOptions, Record, binary_labels, check_channels, check_lengths,
-                   check_no_empty_columns, require_file, require_folder)
+                   check_no_empty_columns, find_base, require_file, require_folder)
 from .tables import read_table
 
 FOLDER = "ServerMachineDataset"
 FIX = (f"point --from at OmniAnomaly's {FOLDER} folder (or the folder holding it), "
        "e.g. as written by `python -m tsadbench.datasets download SMD`")
 INTERPRETATION_LINE = re.compile(r"^(\d+)-(\d+):(\d+(?:,\d+)*)$")
+LABEL_FOLDERS = {"test_label": "test_label/<machine>.txt, one 0/1 per line",
+                 "labels": "labels/<machine>.txt, one 0/1 per line (TranAD's copy of OmniAnomaly's test_label/)"}
+
+
+def _holds_machines(folder: Path) -> bool:
+    return any((folder / "train").glob("machine-*.txt"))
 
 
 def _base(folder: Path) -> Path:
-    return folder / FOLDER if (folder / FOLDER).is_dir() else folder
+    return find_base(folder, _holds_machines, preferred=(FOLDER, "SMD")) or folder
+
+
+def _label_folder(base: Path) -> str:
+    """test_label (OmniAnomaly) or labels (TranAD's copy); raises naming what was found."""
+    for name in LABEL_FOLDERS:
+        if (base / name).is_dir():
+            return name
+    raise FileNotFoundError(f"{base}: found train/ and test/ but no test_label/ (OmniAnomaly) or "
+                            f"labels/ (TranAD's copy) folder of per-machine 0/1 labels; {FIX}")
 
 
 def _machine_key(name: str) -> tuple[int, ...]:
@@ -28,8 +46,9 @@ def _machine_key(name: str) -> tuple[int, ...]:
 
 
 def matches(folder: Path) -> bool:
-    """True when `folder` (or its ServerMachineDataset) holds train/machine-*.txt files."""
-    return any((_base(folder) / "train").glob("machine-*.txt"))
+    """True when `folder` (or its ServerMachineDataset/, SMD/ or only sub-folder with them) holds
+    train/machine-*.txt files."""
+    return _holds_machines(_base(folder))
 
 
 def read_values(path: Path) -> np.ndarray:
@@ -78,11 +97,12 @@ def read(folder: Path, options: ReadOptions, record: Record) -> Iterator[EntityA
     machines = sorted((p.stem for p in train_dir.glob("machine-*.txt")), key=_machine_key)
     if not machines:
         raise FileNotFoundError(f"{train_dir}: no machine-*.txt files; {FIX}")
+    label_folder = _label_folder(base)
     interpretation_dir = base / "interpretation_label"
     interpretation: dict[str, list[dict[str, list[int]]]] = {}
     for machine in machines:
         train_path, test_path = train_dir / f"{machine}.txt", base / "test" / f"{machine}.txt"
-        label_path = base / "test_label" / f"{machine}.txt"
+        label_path = base / label_folder / f"{machine}.txt"
         train, test = read_values(train_path), read_values(test_path)
         check_channels(train.shape[1], test.shape[1], str(train_path), str(test_path))
         labels = read_labels(label_path)
@@ -91,7 +111,7 @@ def read(folder: Path, options: ReadOptions, record: Record) -> Iterator[EntityA
             interpretation[machine] = read_interpretation(
                 interpretation_dir / f"{machine}.txt", test.shape[0], test.shape[1])
         yield EntityArrays("SMD", machine, train, test, labels)
-    record["labels"] = "test_label/<machine>.txt, one 0/1 per line"
+    record["labels"] = LABEL_FOLDERS[label_folder]
     record["interpretation_labels"] = (
         f"{len(interpretation)} machines written to interpretation_labels.json" if interpretation
         else "no interpretation_label folder: not written")
@@ -104,7 +124,7 @@ def read(folder: Path, options: ReadOptions, record: Record) -> Iterator[EntityA
 
 LAYOUT = Layout(
     name="omnianomaly",
-    expects=f"{FOLDER}/{{train,test,test_label}}/machine-*.txt (+ interpretation_label/)",
+    expects=f"{FOLDER}/{{train,test,test_label or labels}}/machine-*.txt (+ interpretation_label/)",
     matches=matches,
     read=read,
 )

@@ -1,5 +1,11 @@
-"""SMAP and MSL as telemanom publishes them: `data/{train,test}/<channel>.npy` plus
-`labeled_anomalies.csv`, whose `anomaly_sequences` are inclusive [start, end] test indices."""
+"""SMAP and MSL as telemanom publishes them: `{train,test}/<channel>.npy` plus
+`labeled_anomalies.csv`, whose `anomaly_sequences` are inclusive [start, end] test indices.
+
+The same files come in three arrangements, all read alike (`ARRANGEMENTS`): labels beside the
+train/test folders (telemanom's `data/` folder, our download), a telemanom checkout (labels at
+the repository root, arrays in `data/` from its `data.zip`) and the Kaggle archive
+`patrickfleith/nasa-anomaly-detection-dataset-smap-msl` (labels at the top, arrays in `data/data/`).
+"""
 from __future__ import annotations
 
 import csv
@@ -12,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..canonical import DatasetFormatError, EntityArrays
-from .base import Layout, ReadOptions, Record, check_channels, load_npy, require_file
+from .base import Layout, ReadOptions, Record, check_channels, find_base, load_npy, require_file
 
 LABEL_FILE = "labeled_anomalies.csv"
 COLUMNS = ("chan_id", "spacecraft", "anomaly_sequences", "num_values")
@@ -22,6 +28,14 @@ EXCLUDED = {
 }
 FIX = ("point --from at telemanom's data folder (train/, test/ and labeled_anomalies.csv), "
        "e.g. as written by `python -m tsadbench.datasets download SMAP`")
+ARRANGEMENTS = {
+    (): "flat: labeled_anomalies.csv beside train/ and test/",
+    ("data",): "telemanom checkout: labeled_anomalies.csv at the root, arrays in data/",
+    ("data", "data"): "Kaggle archive: labeled_anomalies.csv at the top, arrays in data/data/",
+}
+"""Where the train/test folders lie below the folder holding labeled_anomalies.csv."""
+LABELS_SOURCE = ("labeled_anomalies.csv is in telemanom's repository root "
+                 "(https://github.com/khundman/telemanom) and in the Kaggle archive's top folder")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,14 +49,69 @@ class LabelRow:
     line: int
 
 
-def _base(folder: Path) -> Path:
-    return folder / "data" if (folder / "data" / LABEL_FILE).is_file() else folder
+@dataclasses.dataclass(frozen=True)
+class Found:
+    """Where the label file and the train/test folders of one copy lie."""
+
+    labels: Path
+    arrays: Path
+    arrangement: str
+
+
+def _holds_arrays(folder: Path) -> bool:
+    return (folder / "test").is_dir() and any((folder / "train").glob("*.npy"))
+
+
+def _arrays_in(folder: Path) -> Path | None:
+    """The first of `folder`, `folder`/data, `folder`/data/data holding train/*.npy and test/."""
+    return next((folder.joinpath(*below) for below in ARRANGEMENTS
+                 if _holds_arrays(folder.joinpath(*below))), None)
+
+
+def _labels_in(folder: Path) -> Path | None:
+    for candidate in (folder / LABEL_FILE, folder / "data" / LABEL_FILE):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _copy_in(folder: Path) -> Found | None:
+    """The copy whose label file lies in `folder` (or its data/) with arrays at a known place."""
+    labels = _labels_in(folder)
+    if labels is None:
+        return None
+    for below, arrangement in ARRANGEMENTS.items():
+        if _holds_arrays(labels.parent.joinpath(*below)):
+            return Found(labels, labels.parent.joinpath(*below), arrangement)
+    return None
+
+
+def locate(folder: Path) -> Found | None:
+    """The copy in `folder` or in the one sub-folder holding it (see find_base)."""
+    base = find_base(folder, lambda f: _copy_in(f) is not None)
+    return None if base is None else _copy_in(base)
 
 
 def matches(folder: Path) -> bool:
-    """True when `folder` (or its data/) holds labeled_anomalies.csv and a train folder."""
-    base = _base(folder)
-    return (base / LABEL_FILE).is_file() and (base / "train").is_dir()
+    """True when `folder` (or a sub-folder) holds labeled_anomalies.csv and train/test arrays in
+    one of the ARRANGEMENTS."""
+    return locate(folder) is not None
+
+
+def diagnose(folder: Path) -> str | None:
+    """Name the missing half when `folder` holds only the arrays or only the label file."""
+    arrays_base = find_base(folder, lambda f: _arrays_in(f) is not None)
+    if arrays_base is not None:
+        arrays = _arrays_in(arrays_base)
+        return (f"found {arrays / 'train'} and {arrays / 'test'} but no {LABEL_FILE} beside them or "
+                f"above them: {LABELS_SOURCE}; put it in {arrays_base} (or download it from "
+                "https://raw.githubusercontent.com/khundman/telemanom/master/labeled_anomalies.csv)")
+    labels_base = find_base(folder, lambda f: _labels_in(f) is not None)
+    if labels_base is not None:
+        return (f"found {_labels_in(labels_base)} but no train/ and test/ folders of <channel>.npy "
+                "beside it, in data/ or in data/data/: unpack telemanom's data.zip (or the Kaggle "
+                "archive) there")
+    return None
 
 
 def read_label_rows(path: Path) -> list[LabelRow]:
@@ -95,8 +164,11 @@ def reader_for(spacecraft: str) -> Callable[[Path, ReadOptions, Record], Iterato
     """The reader of one spacecraft's channels (SMAP or MSL, by the spacecraft column)."""
 
     def read(folder: Path, options: ReadOptions, record: Record) -> Iterator[EntityArrays]:
-        base = _base(folder)
-        label_path = base / LABEL_FILE
+        found = locate(folder)
+        if found is None:
+            raise FileNotFoundError(f"{folder}: no {LABEL_FILE} with train/ and test/ arrays; {FIX}")
+        base, label_path = found.arrays, found.labels
+        record["arrangement"] = found.arrangement
         all_rows = read_label_rows(label_path)
         rows = [row for row in all_rows if row.spacecraft == spacecraft]
         if not rows:
@@ -134,7 +206,8 @@ def layout(spacecraft: str) -> Layout:
     """The telemanom layout for SMAP or MSL."""
     return Layout(
         name="telemanom",
-        expects="data/{train,test}/<channel>.npy + data/labeled_anomalies.csv",
+        expects="labeled_anomalies.csv + {train,test}/<channel>.npy beside it, in data/ or in data/data/",
         matches=matches,
         read=reader_for(spacecraft),
+        diagnose=diagnose,
     )
