@@ -94,10 +94,12 @@ def test_cli_prepare_prints_what_it_did(tmp_path, capsys):
                                   fx.values(8, 2, 2).astype(np.float32))
 
 
-def test_real_smap_dump_round_trip_within_twice_its_array_size(shared_data_root, tmp_path):
+def test_real_smap_dump_is_cut_back_into_its_channels_within_twice_its_array_size(shared_data_root, tmp_path):
+    """The common SMAP_*.npy dump (channels sorted by name, end to end) becomes the 53 channels."""
     from pathlib import Path
     shared = Path(shared_data_root)
-    entities = [load_entity(shared, "SMAP", e) for e in sorted(list_entities(shared, "SMAP"))]
+    names = sorted(list_entities(shared, "SMAP"))
+    entities = [load_entity(shared, "SMAP", e) for e in names]
     train = np.concatenate([e.train for e in entities])
     test = np.concatenate([e.test for e in entities])
     labels = np.concatenate([e.labels for e in entities]).astype(bool)
@@ -107,12 +109,16 @@ def test_real_smap_dump_round_trip_within_twice_its_array_size(shared_data_root,
     tracemalloc.start()
     try:
         entry = prepare("SMAP", tmp_path / "raw", tmp_path / "store")
-        loaded = load_entity(tmp_path / "store", "SMAP", "smap")
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert peak < 2 * array_bytes
-    assert (entry["train_rows"], entry["test_rows"], entry["anomalies"]) == (135_183, 427_617, 54_696)
-    np.testing.assert_array_equal(loaded.train, train)
-    np.testing.assert_array_equal(loaded.test, test)
-    np.testing.assert_array_equal(loaded.labels, labels)
+    assert (entry["entities"], entry["train_rows"], entry["test_rows"], entry["anomalies"]) == (
+        53, 135_183, 427_617, 54_696)
+    assert entry["preparation"]["entities_from_dump"].startswith("split into 53 entities, channels sorted")
+    assert list_entities(tmp_path / "store", "SMAP") == names
+    for name in names:
+        ours, theirs = load_entity(tmp_path / "store", "SMAP", name), load_entity(shared, "SMAP", name)
+        np.testing.assert_array_equal(ours.train, theirs.train)
+        np.testing.assert_array_equal(ours.test, theirs.test)
+        np.testing.assert_array_equal(ours.labels, theirs.labels)
