@@ -138,19 +138,24 @@ def test_missing_file_on_the_server(server, tmp_path):
 
 def test_sources_are_pinned_and_checksums_declared_where_known():
     assert {name: len(files) for name, files in dl.SOURCES.items()} == {
-        "SMD": 112, "SMAP": 2, "MSL": 2, "PSM": 3}
+        "SMD": 112, "SMAP": 1 + 2 * 53, "MSL": 1 + 2 * 27, "PSM": 3}
     assert all("/7fb0e0acf89ea49908896bcc9f9e80fcfff6baf4/" in f.url for f in dl.SOURCES["SMD"])
-    assert dl.SOURCES["SMAP"][0].md5 == "c40a236775c1c3a26de601f66541b414"
-    assert dl.SOURCES["PSM"][2].size == 966_273
+    for name in ("SMAP", "MSL"):
+        assert all(f.sha256 and f.size for f in dl.SOURCES[name])
+        assert all("/7ffb98d0c18189cc3d9ab732b4cb0278200a0af0/" in f.url for f in dl.SOURCES[name][1:])
+        zip_file = dl.FALLBACKS[name][0]
+        assert (zip_file.sha256, zip_file.md5) == (
+            "b4d66deb492d9b0a353b51879152687ed9313897e8e19320d2dc853d738ed8a7", "c40a236775c1c3a26de601f66541b414")
+    assert [f.size for f in dl.SOURCES["PSM"]] == [63_628_087, 42_523_490, 966_273]
 
 
 def test_psm_size_check_catches_a_wrong_test_label_file(server, tmp_path):
     fx.write_psm(tmp_path / "src", fx.values(5, 2, 1), fx.values(4, 2, 2), fx.labels_from(4, [(1, 2)]))
     for name in ("train.csv", "test.csv", "test_label.csv"):
         server.files[name] = (tmp_path / "src" / name).read_bytes()
-    with pytest.raises(dl.ChecksumError, match=r"test_label.csv: size is \d+, expected 966273"):
+    with pytest.raises(dl.ChecksumError, match=r"train.csv: size is \d+, expected 63628087"):
         dl.download("PSM", tmp_path / "dest", mirror=server.url, log=lambda _: None)
-    assert not (tmp_path / "dest/test_label.csv").exists()
+    assert not (tmp_path / "dest/train.csv").exists()
 
 
 def test_psm_download_records_first_seen_sha256_then_prepares(server, tmp_path, monkeypatch, capsys):
@@ -180,9 +185,10 @@ def test_telemanom_zip_is_unpacked_into_the_layout_prepare_reads(server, tmp_pat
             archive.write(tmp_path / f"src/data/{part}/A-1.npy", f"data/{part}/A-1.npy")
     server.files["data.zip"] = bundle.getvalue()
     server.files["data/labeled_anomalies.csv"] = (tmp_path / "src/data/labeled_anomalies.csv").read_bytes()
-    zip_source = dl.RemoteFile(dl.SOURCES["SMAP"][0].url, "data.zip",
+    zip_source = dl.RemoteFile(dl.TELEMANOM_ZIP, "data.zip",
                                md5=hashlib.md5(bundle.getvalue()).hexdigest(), unpack=True)
-    monkeypatch.setitem(dl.SOURCES, "SMAP", (zip_source, dl.SOURCES["SMAP"][1]))
+    labels = dl.RemoteFile(dl.TELEMANOM_LABELS, "data/labeled_anomalies.csv")
+    monkeypatch.setitem(dl.SOURCES, "SMAP", (zip_source, labels))
     dl.download("SMAP", tmp_path / "dest", mirror=server.url, log=lambda _: None)
     prepare("SMAP", tmp_path / "dest", tmp_path / "store")
     np.testing.assert_array_equal(np.flatnonzero(load_entity(tmp_path / "store", "SMAP", "A-1").labels), [1, 2, 3])

@@ -19,10 +19,11 @@ def _manifest(root):
     return json.loads((root / "MANIFEST.json").read_text())
 
 
-def test_registry_maps_every_dataset_to_its_raw_layout_and_the_npy_dump():
+def test_registry_maps_every_dataset_to_its_raw_layouts_and_the_npy_dump():
     assert {name: [layout.name for layout in layouts] for name, layouts in READERS.items()} == {
-        "SMD": ["omnianomaly", "npy"], "SMAP": ["telemanom", "npy"], "MSL": ["telemanom", "npy"],
-        "PSM": ["ebay-csv", "npy"], "SWaT": ["itrust", "npy"], "WADI": ["itrust", "npy"]}
+        "SMD": ["omnianomaly", "npy", "tranad-processed"], "SMAP": ["telemanom", "npy", "tranad-processed"],
+        "MSL": ["telemanom", "npy", "tranad-processed"], "PSM": ["ebay-csv", "npy"],
+        "SWaT": ["itrust", "tslib-csv", "npy"], "WADI": ["itrust", "npy"]}
 
 
 def test_smd_round_trip_with_interpretation_labels(tmp_path):

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import preprocessed, psm, smd, swat, telemanom, wadi
+from . import preprocessed, psm, smd, swat, telemanom, tranad, tslib_swat, wadi
 from .base import Layout, ReadOptions, Record, UnknownDatasetError
 
 READERS: dict[str, tuple[Layout, ...]] = {
-    "SMD": (smd.LAYOUT, preprocessed.layout("SMD")),
-    "SMAP": (telemanom.layout("SMAP"), preprocessed.layout("SMAP")),
-    "MSL": (telemanom.layout("MSL"), preprocessed.layout("MSL")),
+    "SMD": (smd.LAYOUT, preprocessed.layout("SMD"), tranad.layout("SMD")),
+    "SMAP": (telemanom.layout("SMAP"), preprocessed.layout("SMAP"), tranad.layout("SMAP")),
+    "MSL": (telemanom.layout("MSL"), preprocessed.layout("MSL"), tranad.layout("MSL")),
     "PSM": (psm.LAYOUT, preprocessed.layout("PSM")),
-    "SWaT": (swat.LAYOUT, preprocessed.layout("SWaT")),
+    "SWaT": (swat.LAYOUT, tslib_swat.LAYOUT, preprocessed.layout("SWaT")),
     "WADI": (wadi.LAYOUT, preprocessed.layout("WADI")),
 }
 

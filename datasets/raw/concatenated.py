@@ -44,13 +44,18 @@ def split(dataset: str, train: np.ndarray, test: np.ndarray, labels: np.ndarray
         return whole, (f"kept as one entity: {train.shape[0]} train rows, {test.shape[0]} test rows, "
                        f"{train.shape[1]} channels, where the {len(known)} published entities have "
                        f"{shape[0]}, {shape[1]} and {shape[2]}")
-    for description, order in orders(dataset).items():
-        test_ends = np.cumsum([e.test_rows for e in order])
-        counts = np.add.reduceat(labels.astype(np.int64), np.concatenate([[0], test_ends[:-1]]))
-        if np.array_equal(counts, [e.anomalies for e in order]):
-            train_ends = np.cumsum([e.train_rows for e in order])
-            return [EntityArrays(dataset, e.name, train[a - e.train_rows:a], test[b - e.test_rows:b],
-                                 labels[b - e.test_rows:b])
-                    for e, a, b in zip(order, train_ends, test_ends)], f"split into {len(order)} entities, {description}"
-    return whole, ("kept as one entity: the row counts are the published ones but no known entity "
-                   "order gives every entity its published number of anomalous steps")
+    agreeing = {description: order for description, order in orders(dataset).items()
+                if np.array_equal(_anomalies_per_entity(labels, order), [e.anomalies for e in order])}
+    if len(agreeing) != 1:
+        reason = "several entity orders" if agreeing else "no known entity order"
+        return whole, (f"kept as one entity: the row counts are the published ones but {reason} "
+                       f"gives every entity its published number of anomalous steps {sorted(agreeing)}")
+    (description, order), = agreeing.items()
+    train_ends, test_ends = np.cumsum([e.train_rows for e in order]), np.cumsum([e.test_rows for e in order])
+    return [EntityArrays(dataset, e.name, train[a - e.train_rows:a], test[b - e.test_rows:b], labels[b - e.test_rows:b])
+            for e, a, b in zip(order, train_ends, test_ends)], f"split into {len(order)} entities, {description}"
+
+
+def _anomalies_per_entity(labels: np.ndarray, order: tuple[KnownEntity, ...]) -> np.ndarray:
+    starts = np.concatenate([[0], np.cumsum([e.test_rows for e in order])[:-1]])
+    return np.add.reduceat(labels.astype(np.int64), starts)

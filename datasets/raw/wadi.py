@@ -4,6 +4,7 @@ labelled from an attack table `WADI_attacklabels.csv` (`Id,Date,Start Time,End T
 Columns `Row, Date, Time` then 127 tags (A1 names them by OPC path). `Row` is the 1 Hz clock."""
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,11 @@ ATTACK_TABLE = "WADI_attacklabels.csv"
 CLOCK, DATE, TIME = "Row", "Date", "Time"
 A1_TIME_FORMAT = "%m/%d/%Y %I:%M:%S.%f %p"
 TABLE_TIME_FORMAT = "%m/%d/%Y %H:%M:%S"
+KNOWN_DATE_REPAIRS = {("11", "11/11/2017"): "10/11/2017", ("12", "12/11/2017"): "10/11/2017",
+                      ("15", "13/11/2017"): "10/11/2017"}
+"""(Id, Date) -> Date: rows of TranAD's WADI_attacklabels.csv (imperial-qore/TranAD
+data/WADI) dated in November, or on a 13th month, where the attacks of 11 October 2017 are meant
+(the A1 attack period ends 10/11/2017 6:00 PM); any other date outside the test period is an error."""
 FIX = ("point --from at your iTrust copy of WADI (A2 'WADI.A2_19 Nov 2019' or A1 "
        "'WADI.A1_9 Oct 2017'); WADI is not redistributable, request it from iTrust")
 
@@ -83,13 +89,33 @@ def _test_seconds(table: Table) -> np.ndarray:
     return stamps.to_numpy(dtype="datetime64[s]").astype(np.int64)
 
 
-def a1_labels(table: Table, attack_table: Path) -> tuple[np.ndarray, int]:
-    """A1 labels: 1 inside any [start, end] window of the attack table (both ends inclusive)."""
+class AttackTableRepaired(UserWarning):
+    """A known impossible date of the WADI attack table was corrected."""
+
+
+def repair_known_dates(windows: Table) -> list[str]:
+    """Correct the KNOWN_DATE_REPAIRS rows in place (warning about each); returns what was done."""
+    repairs = []
+    for row in range(len(windows.frame)):
+        key = (str(windows.frame["Id"].iloc[row]).strip(), str(windows.frame["Date"].iloc[row]).strip())
+        if key in KNOWN_DATE_REPAIRS:
+            repairs.append(f"{windows.where(row)} (Id {key[0]}): Date {key[1]} -> {KNOWN_DATE_REPAIRS[key]}")
+            windows.frame.iloc[row, windows.frame.columns.get_loc("Date")] = KNOWN_DATE_REPAIRS[key]
+    if repairs:
+        warnings.warn(f"{windows.path}: corrected {len(repairs)} known impossible dates (the "
+                      f"attacks of 11 October 2017): {'; '.join(repairs)}", AttackTableRepaired, stacklevel=2)
+    return repairs
+
+
+def a1_labels(table: Table, attack_table: Path) -> tuple[np.ndarray, int, list[str]]:
+    """A1 labels: 1 inside any [start, end] window of the attack table (both ends inclusive);
+    also the number of windows and the known date repairs made."""
     seconds = _test_seconds(table)
     windows = read_table(require_file(attack_table, f"put the attack table ({ATTACK_TABLE}, header "
                                       "Id,Date,Start Time,End Time,Affected) beside WADI_attackdata.csv, "
                                       "or use the A2 release with WADI_attackdataLABLE.csv"),
                          header=lambda cells: "Start Time" in cells)
+    repairs = repair_known_dates(windows) if "Id" in windows.frame.columns else []
     labels = np.zeros(seconds.shape[0], dtype=np.uint8)
     for row in range(len(windows.frame)):
         start, end = (_window_time(windows, row, column) for column in ("Start Time", "End Time"))
@@ -99,7 +125,7 @@ def a1_labels(table: Table, attack_table: Path) -> tuple[np.ndarray, int]:
             raise DatasetFormatError(f"{attack_table}: {windows.where(row)}: the window lies outside the "
                                      f"test period of {table.path}; is the table of this release?")
         labels[inside] = 1
-    return labels, len(windows.frame)
+    return labels, len(windows.frame), repairs
 
 
 def _window_time(windows: Table, row: int, column: str) -> int:
@@ -120,8 +146,9 @@ def read(folder: Path, options: ReadOptions, record: Record) -> Iterator[EntityA
     if any(_is_label_column(n) for n in test_table.frame.columns):
         labels, source = a2_labels(test_table), "label column: 1 (no attack) -> 0, -1 (attack) -> 1"
     else:
-        labels, windows = a1_labels(test_table, test_path.parent / ATTACK_TABLE)
+        labels, windows, repairs = a1_labels(test_table, test_path.parent / ATTACK_TABLE)
         source = f"{windows} windows of {ATTACK_TABLE}, inclusive, matched on Date + Time"
+        record["attack_table_repairs"] = repairs
     startup = startup_rows(train_clock, options.drop_startup_hours, train_path)
     train, test, tags, dropped = drop_empty_columns(train[startup:], test, train_tags)
     record.update({
