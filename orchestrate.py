@@ -60,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--models", type=_names, help="comma-separated models (default: the grid's)")
     parser.add_argument("--datasets", type=_names,
                         help="comma-separated datasets: NAME (all entities, concatenated) or NAME/ENTITY")
+    parser.add_argument("--plugin", dest="plugins", action="append", default=[], metavar="PATH_OR_MODULE",
+                        help="load your own detector: a .py file, a folder or an importable module that registers "
+                             "it with @register (repeatable); its search space is <model>.yaml beside it")
+    parser.add_argument("--search-spaces", dest="search_space_dirs", type=Path, action="append", default=[],
+                        metavar="DIR", help="a folder of <model>.yaml files, used before the plug-ins' and the "
+                                            "built-in ones (repeatable)")
     parser.add_argument("--num-samples", type=int, help="trials per (model, dataset)")
     parser.add_argument("--max-concurrent", type=int, help="trials running at once per experiment")
     parser.add_argument("--cpus-per-trial", type=float, help="override every model's declared CPUs per trial")
@@ -142,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
             objective=args.objective, seed=args.seed, seeds=args.seeds, epochs_cap=args.epochs_cap,
             max_windows_per_epoch=args.max_windows_per_epoch, fixed=dict(args.fix), data_root=resolve_data_root(args.data_root),
             nan_policy=args.nan_policy, entity_policy=args.entity_policy, time_budget_s=args.time_budget,
-            untrained_copies=args.untrained_copies,
+            untrained_copies=args.untrained_copies, plugins=tuple(args.plugins),
+            search_space_dirs=tuple(args.search_space_dirs),
         )
         plan = plan_grid(request)
     except USER_ERRORS as error:

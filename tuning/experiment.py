@@ -25,6 +25,7 @@ from ray.tune.search.optuna import OptunaSearch
 from ..results.select import UNTRAINED_MODEL_SUFFIX
 from ..search_spaces import SearchSpace
 from ..zoo import get_model
+from ..zoo.plugins import PluginBundle
 from .objectives import Objective
 from .trainable import tsad_trainable
 from .trial import TrialSettings
@@ -57,6 +58,7 @@ class ExperimentPlan:
     time_budget_s: float | None = None
     seeds: int = 0
     untrained_copy: bool = False
+    plugins: PluginBundle = PluginBundle()
 
     @property
     def name(self) -> str:
@@ -119,6 +121,7 @@ def _metadata(plan: ExperimentPlan) -> dict[str, Any]:
                          "params": {k: dataclasses.asdict(v) for k, v in plan.space.params.items()},
                          "first_points": plan.space.first_points_for(plan.settings.dataset)},
         "data": plan.data_provenance,
+        "plugins": plan.plugins.describe(),
         "code_version": _code_version(),
         "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
@@ -166,7 +169,8 @@ def _new_tuner(plan: ExperimentPlan, trainable: Any, callbacks: Sequence[tune.Ca
 
 def _trainable(plan: ExperimentPlan, data_ref: Any) -> Any:
     return tune.with_resources(
-        tune.with_parameters(tsad_trainable, data_ref=data_ref, settings=plan.settings), plan.resources
+        tune.with_parameters(tsad_trainable, data_ref=data_ref, settings=plan.settings, plugins=plan.plugins),
+        plan.resources,
     )
 
 

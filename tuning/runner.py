@@ -10,9 +10,10 @@ import ray
 
 from ..datasets.preprocessing import PreparedData, prepare
 from ..datasets.registry import available_datasets, expand_entities, load_dataset, missing_public_benchmarks
-from ..search_spaces import SearchSpace, load_search_space
+from ..search_spaces import SearchSpace, load_search_space, search_space_folder
 from ..search_spaces.loader import Distribution
 from ..zoo import MODELS, get_model
+from ..zoo.plugins import PluginBundle, load_installed_plugins, load_plugins, plugin_folder
 from .cluster import configure_ray_environment
 from .experiment import ExperimentOutcome, ExperimentPlan, run_experiment, run_seed_repeats, run_untrained_copy
 from .grids import GridSpec
@@ -51,6 +52,8 @@ class GridRequest:
     entity_policy: str = "concatenated"
     time_budget_s: float | None = None
     untrained_copies: bool = True
+    plugins: tuple[str, ...] = ()
+    search_space_dirs: tuple[Path, ...] = ()
 
     @property
     def grid_dir(self) -> Path:
@@ -66,6 +69,7 @@ class GridPlan:
     datasets: dict[str, PreparedData]
     notes: list[str]
     missing_benchmarks: list[str]
+    plugins: PluginBundle = PluginBundle()
 
 
 def _fit_window_to_data(space: SearchSpace, model: str, data: PreparedData, notes: list[str]) -> SearchSpace:
@@ -157,6 +161,8 @@ def fit_to_cluster(plan: GridPlan, cluster_resources: dict[str, float]) -> list[
 def plan_grid(request: GridRequest) -> GridPlan:
     """Resolve models and datasets, load and prepare data, check every search space."""
     grid = request.grid
+    plugins = load_plugins(request.plugins)
+    load_installed_plugins()
     models = list(request.models or grid.models or sorted(MODELS))
     for model in models:
         get_model(model)
@@ -185,7 +191,8 @@ def plan_grid(request: GridRequest) -> GridPlan:
     experiments = []
     for model in models:
         allowed = {f.name for f in dataclasses.fields(get_model(model).Config)} | set(RUN_KEYS)
-        space = load_search_space(model, allowed_keys=allowed)
+        folder = search_space_folder(model, request.search_space_dirs, plugin_folder(model))
+        space = load_search_space(model, folder, allowed_keys=allowed)
         if grid.tiny_models:
             space = _apply_fixed(space, space.smoke, allowed)
         space = _apply_fixed(space, request.fixed, allowed)
@@ -216,9 +223,10 @@ def plan_grid(request: GridRequest) -> GridPlan:
                 time_budget_s=request.time_budget_s,
                 seeds=request.seeds,
                 untrained_copy=request.untrained_copies and get_model(model).learns,
+                plugins=plugins,
             ))
     missing = missing_public_benchmarks(request.data_root) if request.datasets is None and grid.datasets is None else []
-    return GridPlan(request, experiments, prepared, notes, missing)
+    return GridPlan(request, experiments, prepared, notes, missing, plugins)
 
 
 def run_grid(plan: GridPlan, printer: Callable[[str], None] = print) -> list[ExperimentOutcome]:

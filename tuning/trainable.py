@@ -14,6 +14,7 @@ import ray
 import torch
 from ray import tune
 
+from ..zoo.plugins import PluginBundle
 from .trial import TrialSettings, run_trial
 
 STATE_FILE = "state.pt"
@@ -24,9 +25,12 @@ def _device() -> str:
     return "cuda" if torch.cuda.is_available() and ray.get_gpu_ids() else "cpu"
 
 
-def tsad_trainable(config: dict[str, Any], data_ref: Any, settings: TrialSettings) -> None:
+def tsad_trainable(config: dict[str, Any], data_ref: Any, settings: TrialSettings,
+                   plugins: PluginBundle = PluginBundle()) -> None:
     """Train one configuration; every epoch reports metrics with a checkpoint of the model
-    state and of that epoch's scores (train, val, test) for plots and re-evaluation."""
+    state and of that epoch's scores (train, val, test) for plots and re-evaluation.
+    The plug-ins' files come with the trial and are imported before the model is looked up."""
+    plugins.install()
     torch.set_num_threads(max(1, int(settings.cpus)))
     data = ray.get(data_ref) if isinstance(data_ref, ray.ObjectRef) else data_ref
     state = None

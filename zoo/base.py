@@ -90,6 +90,12 @@ class AnomalyDetector(ABC):
             raise FloatingPointError(f"{self.name} produced non-finite anomaly scores")
         return scores
 
+    @property
+    def min_points(self) -> int:
+        """The shortest series this detector trains on or scores: its window, unless a model needs
+        more (a forecaster needs the point after the window)."""
+        return self.config.win_size
+
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue training or scoring after a restart."""
         return {"epochs_trained": self.epochs_trained}
@@ -105,10 +111,12 @@ class AnomalyDetector(ABC):
             raise ValueError(
                 f"{what} has {series.shape[1]} channels; {self.name} was built for {self.n_channels}"
             )
-        if series.shape[0] < self.config.win_size:
+        if series.shape[0] < self.min_points:
+            extra = self.min_points - self.config.win_size
+            beyond = f" plus the {extra} point(s) {self.name} needs after a window" if extra else ""
             raise ValueError(
-                f"{what} has {series.shape[0]} points, shorter than win_size={self.config.win_size}: "
-                f"choose win_size <= {series.shape[0]}"
+                f"{what} has {series.shape[0]} points, shorter than win_size={self.config.win_size}{beyond}: "
+                f"choose win_size <= {series.shape[0] - extra}"
             )
         if not np.all(np.isfinite(series)):
             raise ValueError(f"{what} contains NaN or infinite values: clean or fill them first")

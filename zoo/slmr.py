@@ -215,6 +215,11 @@ class SLMR(TorchWindowDetector):
         self.targets = list(self.config.target_channels) or list(range(self.n_channels))
         return SLMRNetwork(self.n_channels, len(self.targets), self.config)
 
+    @property
+    def min_points(self) -> int:
+        """A window and the point it forecasts."""
+        return self.config.win_size + 1
+
     def _windows(self, series: np.ndarray, stride: int) -> tuple[Windows, np.ndarray]:
         """Windows of W inputs plus the next point ([n, W+1, C]) and their starts."""
         if series.shape[0] <= self.config.win_size:
