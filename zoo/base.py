@@ -113,7 +113,7 @@ class AnomalyDetector(ABC):
             )
         if series.shape[0] < self.min_points:
             extra = self.min_points - self.config.win_size
-            beyond = f" plus the {extra} point(s) {self.name} needs after a window" if extra else ""
+            beyond = f" plus {extra} ({self.name} needs at least {self.min_points} points)" if extra else ""
             raise ValueError(
                 f"{what} has {series.shape[0]} points, shorter than win_size={self.config.win_size}{beyond}: "
                 f"choose win_size <= {series.shape[0] - extra}"

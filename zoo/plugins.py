@@ -125,7 +125,8 @@ def _import(module: str, location: Path, where: str, package_dir: Path | None = 
         del sys.modules[module]
         frame = next((f for f in reversed(traceback.extract_tb(error.__traceback__))
                       if Path(f.filename).resolve().is_relative_to(location.parent.resolve())), None)
-        line = f", line {frame.lineno}" if frame else ""
+        lineno = error.lineno if isinstance(error, SyntaxError) else frame.lineno if frame else None
+        line = f", line {lineno}" if lineno else ""
         raise PluginError(f"plug-in {where}{line}: importing it raised {type(error).__name__}: {error}; "
                           "fix the plug-in (it must import on its own: python " + str(location) + ")") from error
 
@@ -145,7 +146,8 @@ def _load_file(path: Path, spec: str) -> Plugin:
         if Path(loaded.__file__).resolve() != path.resolve():
             raise PluginError(f"plug-in {path}: another plug-in file named {path.name} ({loaded.__file__}) is "
                               "already loaded; rename one of them")
-        models = tuple(name for name, cls in MODELS.items() if cls.__module__ == module)
+        models = tuple(name for name, cls in MODELS.items() if cls.__module__ == module) or _registered_by(
+            set(MODELS), str(path))
         return Plugin(spec, module, path.parent, models, ((f"{FILE_PACKAGE}/{module.split('.')[1]}.py", path),))
     _ensure_file_package()
     before = set(MODELS)
