@@ -1,8 +1,10 @@
 """Cluster behaviour on a real local Ray cluster: the dashboard on loopback only, fractional GPUs
-packed, a grid that survives the SIGKILL of its driver, and a second node that receives trials
-and whose death sends them elsewhere."""
+packed, a grid that survives the SIGKILL of its driver, and a second node that receives trials of
+a plug-in detector (whose files are gone from disk once planned) and whose death sends them
+elsewhere."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -194,14 +196,26 @@ def second_node(ray_session):
             address_file.write_text(address_before)
 
 
+def _plugin_outside_the_repository(folder: Path, name: str) -> Path:
+    """The example plug-in, renamed to `name`, with its YAML, in `folder`."""
+    folder.mkdir()
+    example = ROOT / "examples" / "conv_autoencoder.py"
+    (folder / f"{name}.py").write_text(example.read_text().replace('"conv_autoencoder"', f'"{name}"'))
+    (folder / f"{name}.yaml").write_text(example.with_suffix(".yaml").read_text().replace(
+        "model: conv_autoencoder", f"model: {name}"))
+    return folder / f"{name}.py"
+
+
 @pytest.mark.slow
 def test_second_node_receives_trials_and_its_death_sends_them_elsewhere(second_node, tmp_path):
     second, raylet = second_node
-    grid = GridSpec("nodes", "", models=("mlp_autoencoder",), datasets=("synthetic",), num_samples=4,
+    plugin = _plugin_outside_the_repository(tmp_path / "plugin", "second_node_plugin")
+    grid = GridSpec("nodes", "", models=("second_node_plugin",), datasets=("synthetic",), num_samples=4,
                     max_concurrent=4, epochs_cap=4, max_windows_per_epoch=3000, tiny_models=True)
     plan = plan_grid(GridRequest(grid=grid, storage=tmp_path, run_name="nodes", protocol="clean",
-                                 cpus_per_trial=1, gpus_per_trial=0, untrained_copies=False))
-    experiment = tmp_path / "nodes" / "mlp_autoencoder__synthetic"
+                                 cpus_per_trial=1, gpus_per_trial=0, untrained_copies=False, plugins=(str(plugin),)))
+    shutil.rmtree(plugin.parent)  # every worker, on either node, must import the files the trials carry
+    experiment = tmp_path / "nodes" / "second_node_plugin__synthetic"
     killed = threading.Event()
 
     def kill_the_second_node_once_it_reports() -> None:
@@ -221,3 +235,5 @@ def test_second_node_receives_trials_and_its_death_sends_them_elsewhere(second_n
     assert any(second in nodes and len(nodes) > 1 for nodes in nodes_per_trial.values()), \
         {name: [(r["epoch"], r["node_id"][:8]) for r in rs] for name, rs in reports.items()}
     assert all(t["status"] == "TERMINATED" for t in _final_trials(experiment))
+    metadata = json.loads((experiment / "tsadbench_experiment.json").read_text())
+    assert metadata["plugins"][0]["module"] == "tsadbench_plugins.second_node_plugin"
