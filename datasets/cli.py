@@ -9,7 +9,7 @@ from pathlib import Path
 from .download import SOURCES, download
 from .info import collect, format_table, to_json
 from .prepare import prepare
-from .raw import READERS, ReadOptions
+from .raw import READERS, USER_LAYOUTS, ReadOptions
 
 DEFAULT_ROOT = Path("data")
 
@@ -22,14 +22,20 @@ def build_parser() -> argparse.ArgumentParser:
     names = ", ".join(READERS)
 
     prep = commands.add_parser("prepare", help="convert a raw layout to the canonical npz store")
-    prep.add_argument("name", help=f"dataset: {names}")
+    prep.add_argument("name", help=f"dataset: {names}, or any name with --layout {' or '.join(USER_LAYOUTS)}")
     prep.add_argument("--from", dest="source", type=Path, required=True,
-                      help="folder holding the raw files (any layout the dataset comes in)")
+                      help="folder holding the raw files (any layout the dataset comes in); with --layout csv or tsb-ad also one file")
     prep.add_argument("--root", type=Path, default=DEFAULT_ROOT,
                       help=f"canonical store to write (default: {DEFAULT_ROOT})")
-    prep.add_argument("--layout", help="force a layout instead of detecting it")
+    prep.add_argument("--layout", help="force a layout instead of detecting it; your own files: "
+                                       "csv (CSV/Parquet with --label-column) or tsb-ad (TSB-AD-U/M files)")
     prep.add_argument("--drop-startup-hours", type=float, default=0.0,
                       help="SWaT/WADI: drop the first hours of the training series")
+    prep.add_argument("--label-column", help="--layout csv: the column of 0/1 labels")
+    prep.add_argument("--time-column", help="--layout csv: a time column (numbers or dates, increasing), not a channel")
+    split = prep.add_mutually_exclusive_group()
+    split.add_argument("--train-rows", type=int, help="--layout csv: the first N rows of each file are train")
+    split.add_argument("--test", type=Path, help="--layout csv: the test file (or folder of same-named test files)")
     prep.add_argument("--overwrite", action="store_true", help="replace an existing prepared dataset")
 
     fetch = commands.add_parser("download", help="fetch a public dataset from its original source")
@@ -49,7 +55,9 @@ def run(args: argparse.Namespace) -> None:
     """Carry out one parsed command, printing its result."""
     if args.command == "prepare":
         entry = prepare(args.name, args.source, args.root, layout=args.layout,
-                        options=ReadOptions(drop_startup_hours=args.drop_startup_hours),
+                        options=ReadOptions(drop_startup_hours=args.drop_startup_hours, label_column=args.label_column,
+                                            time_column=args.time_column, train_rows=args.train_rows,
+                                            test=args.test),
                         overwrite=args.overwrite)
         print(f"prepared {entry['entities']} entities of {args.name} into {args.root} "
               f"(layout {entry['preparation']['layout']}; manifest {args.root / 'MANIFEST.json'})")

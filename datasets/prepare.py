@@ -21,7 +21,7 @@ STAGING = "_staging-{}"
 def prepare(dataset: str, source: Path, root: Path, layout: str | None = None,
             options: ReadOptions = ReadOptions(), overwrite: bool = False) -> dict[str, Any]:
     """Convert `dataset` found in `source` into `root`; returns its manifest entry."""
-    name = dataset_name(dataset)
+    name = dataset_name(dataset, layout)
     chosen = find_layout(name, Path(source), layout)
     for option, value in dataclasses.asdict(options).items():
         if value != getattr(ReadOptions(), option) and option not in chosen.options:
@@ -36,7 +36,8 @@ def prepare(dataset: str, source: Path, root: Path, layout: str | None = None,
     record: dict[str, Any] = {
         "layout": chosen.name, "source": str(Path(source).resolve()),
         "prepared_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "options": dataclasses.asdict(options),
+        "options": {key: str(value) if isinstance(value, Path) else value
+                    for key, value in dataclasses.asdict(options).items()},
     }
     try:
         files, stats = [], []

@@ -33,7 +33,7 @@ class ConvAutoencoder(TorchWindowDetector):
     squared reconstruction error averaged over channels."""
 
     name = "conv_autoencoder"
-    display_name = "Conv autoencoder (example plug-in)"
+    display_name = "Example conv autoencoder"
     Config = ConvAutoencoderConfig
 
     def _build_network(self) -> nn.Module:

@@ -174,8 +174,9 @@ def second_node(ray_session):
     address_file = Path("/tmp/ray/ray_current_cluster")
     address_before = address_file.read_text() if address_file.exists() else None
     known = {n["NodeID"] for n in ray_session.nodes() if n["Alive"]}
-    ray_bin = Path(sys.executable).parent / "ray"
-    subprocess.run([str(ray_bin), "start", "--address", ray_session.get_runtime_context().gcs_address,
+    # `python -m` rather than the venv's `ray` script: the node must run this interpreter (a copied
+    # venv's scripts may point at another one, whose workers would import another tsadbench).
+    subprocess.run([sys.executable, "-m", "ray.scripts.scripts", "start", "--address", ray_session.get_runtime_context().gcs_address,
                     "--num-cpus", "2", "--num-gpus", "0", "--node-manager-port", "45123"],
                    check=True, capture_output=True, timeout=120, env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
     try:

@@ -47,5 +47,5 @@ def test_the_readme_commands_check_and_run_the_example_plugin(ray_session, tmp_p
     with open(run / "tables" / "main.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     text = (run / "tables" / "main.md").read_text()
-    assert "Conv autoencoder (example plug-in)" in text and "Random score" in text, text
-    assert any("Conv autoencoder (example plug-in)" in " ".join(row.values()) for row in rows), rows
+    assert "Example conv autoencoder" in text and "Random score" in text, text
+    assert any("Example conv autoencoder" in " ".join(row.values()) for row in rows), rows

@@ -170,7 +170,7 @@ def test_the_bundle_registers_the_plugin_in_a_fresh_process_after_the_file_is_go
               "cls = get_model('plugin_gone')\nprint(cls.__module__, cls.display_name)\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "tsadbench_plugins.plugin_gone Conv autoencoder (example plug-in)"
+    assert done.stdout.strip() == "tsadbench_plugins.plugin_gone Example conv autoencoder"
 
 
 def test_the_plugin_module_knows_nothing_of_ray():

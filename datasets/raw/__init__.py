@@ -2,9 +2,10 @@
 dataset name to the layouts it may come in."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from . import preprocessed, psm, smd, swat, telemanom, tranad, tslib_swat, wadi
+from . import preprocessed, psm, smd, swat, telemanom, tranad, tsb_ad, tslib_swat, user_tables, wadi
 from .base import Layout, ReadOptions, Record, UnknownDatasetError
 
 READERS: dict[str, tuple[Layout, ...]] = {
@@ -16,20 +17,33 @@ READERS: dict[str, tuple[Layout, ...]] = {
     "WADI": (wadi.LAYOUT, preprocessed.layout("WADI")),
 }
 
-__all__ = ["READERS", "Layout", "ReadOptions", "Record", "UnknownDatasetError", "dataset_name",
+# Layouts for a dataset of the user's naming, chosen with --layout (never detected).
+USER_LAYOUTS = {"csv": user_tables.layout, "tsb-ad": tsb_ad.layout}
+USER_DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+__all__ = ["READERS", "USER_LAYOUTS", "Layout", "ReadOptions", "Record", "UnknownDatasetError", "dataset_name",
            "find_layout"]
 
 
-def dataset_name(name: str) -> str:
-    """The registered spelling of `name` (any letter case); raises listing the known names."""
+def dataset_name(name: str, layout: str | None = None) -> str:
+    """The registered spelling of `name` (any letter case), or, for a user layout, `name` checked
+    as a folder name; raises listing the known names."""
+    if layout in USER_LAYOUTS:
+        if not USER_DATASET_NAME.match(name) or name == "synthetic":
+            raise UnknownDatasetError(f"dataset name {name!r}: use letters, digits, '_', '-' or '.', starting "
+                                      "with a letter or digit ('synthetic' is built in)")
+        return name
     for known in READERS:
         if known.lower() == name.lower():
             return known
-    raise UnknownDatasetError(f"unknown dataset {name!r}; known datasets: {', '.join(READERS)}")
+    raise UnknownDatasetError(f"unknown dataset {name!r}; known datasets: {', '.join(READERS)} (your own "
+                              f"files: --layout {' or --layout '.join(USER_LAYOUTS)})")
 
 
 def find_layout(dataset: str, folder: Path, layout: str | None = None) -> Layout:
     """The layout of `dataset` found in `folder` (or the one named `layout`)."""
+    if layout in USER_LAYOUTS:
+        return USER_LAYOUTS[layout](dataset)
     layouts = READERS[dataset_name(dataset)]
     if not Path(folder).is_dir():
         raise FileNotFoundError(f"{folder}: folder not found; pass --from the folder holding your "

@@ -23,6 +23,10 @@ class ReadOptions:
     """Choices the user may make when preparing a dataset."""
 
     drop_startup_hours: float = 0.0
+    label_column: str | None = None
+    time_column: str | None = None
+    train_rows: int | None = None
+    test: Path | None = None
 
 
 @dataclasses.dataclass(frozen=True)
