@@ -24,6 +24,11 @@ def _orchestrate(*args: str, timeout: float = 300) -> subprocess.CompletedProces
     (["--grid", "smoke", "--data-root", "/no/such/folder"], "data root /no/such/folder (from --data-root) is not a folder"),
     (["--grid", "nope"], "unknown grid 'nope': known grids are smoke, all"),
     (["--grid", "smoke", "--fix", "nonsense=1"], "--fix nonsense: no model of this grid has that hyperparameter"),
+    (["--grid", "smoke", "--plugin", "/no/such/detector.py"],
+     "plug-in /no/such/detector.py: no such file; give the path of the detector's .py file"),
+    (["--grid", "smoke", "--search-spaces", "/no/such"], "--search-spaces /no/such: not a folder"),
+    (["--grid", "smoke", "--plugin", str(ROOT / "examples" / "conv_autoencoder.py"), "--models", "conv_autoencoder",
+      "--fix", "win_size=100000"], "win_size=100000 for conv_autoencoder on synthetic is longer than the shortest split"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(args, message):
     completed = _orchestrate(*args)

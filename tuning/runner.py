@@ -161,6 +161,9 @@ def fit_to_cluster(plan: GridPlan, cluster_resources: dict[str, float]) -> list[
 def plan_grid(request: GridRequest) -> GridPlan:
     """Resolve models and datasets, load and prepare data, check every search space."""
     grid = request.grid
+    for folder in request.search_space_dirs:
+        if not Path(folder).is_dir():
+            raise GridConfigError(f"--search-spaces {folder}: not a folder; give the folder holding your <model>.yaml files")
     plugins = load_plugins(request.plugins)
     load_installed_plugins()
     models = list(request.models or grid.models or sorted(MODELS))
