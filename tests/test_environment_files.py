@@ -33,4 +33,6 @@ def test_gpu_extras_do_not_repin_the_cpu_stack():
 
 
 def test_python_pin_matches_pyproject():
-    assert 'requires-python = ">=3.11,<3.12"' in (ROOT / "pyproject.toml").read_text()
+    """CI and environment.yml stay on 3.11; the package admits 3.11 to 3.13, where every pin of
+    requirements.txt publishes wheels (numpy 2.4.6 has none for 3.10)."""
+    assert 'requires-python = ">=3.11,<3.14"' in (ROOT / "pyproject.toml").read_text()

@@ -32,17 +32,9 @@ def series_files(source: Path) -> list[Path]:
     return files
 
 
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
-
-
 def _has_names(cells: list[str]) -> bool:
     """A header line: some cell is a name, not a number."""
-    return any(cell and not _is_number(cell) for cell in cells)
+    return bool(pd.to_numeric(pd.Series([cell for cell in cells if cell], dtype=object), errors="coerce").isna().any())
 
 
 def read_user_table(path: Path) -> Table:
