@@ -176,3 +176,40 @@ def test_the_bundle_registers_the_plugin_in_a_fresh_process_after_the_file_is_go
 def test_the_plugin_module_knows_nothing_of_ray():
     source = (Path(__file__).resolve().parent.parent / "zoo" / "plugins.py").read_text()
     assert "import ray" not in source and dataclasses.is_dataclass(load_plugins([]))
+
+
+def _installed_distribution(site: Path, entry_point: str) -> Path:
+    """A package on `site` declaring `entry_point` in the group tsadbench.detectors, as pip installs it."""
+    package = site / "my_installed_detector"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(EXAMPLE.read_text().replace('"conv_autoencoder"', '"plugin_installed"'))
+    (package / "plugin_installed.yaml").write_text(
+        EXAMPLE.with_suffix(".yaml").read_text().replace("model: conv_autoencoder", "model: plugin_installed"))
+    dist = site / "my_installed_detector-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: my-installed-detector\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(f"[tsadbench.detectors]\n{entry_point}\n")
+    return package
+
+
+def test_an_installed_entry_point_is_loaded_when_its_name_is_asked_for(tmp_path, monkeypatch):
+    from tsadbench.zoo import get_model, plugins
+
+    package = _installed_distribution(tmp_path / "site", "plugin_installed = my_installed_detector:ConvAutoencoder")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.setattr(plugins, "_INSTALLED_LOADED", False)
+    assert get_model("plugin_installed").__module__ == "my_installed_detector"
+    assert plugins.plugin_folder("plugin_installed") == package
+    plan = plan_grid(_smoke_request(tmp_path, models=("plugin_installed",)))
+    assert plan.experiments[0].space.path == package / "plugin_installed.yaml"
+
+
+def test_a_broken_entry_point_names_itself_and_the_fix(tmp_path, monkeypatch):
+    from tsadbench.zoo import plugins
+
+    _installed_distribution(tmp_path / "site", "plugin_broken_ep = my_installed_detector:NoSuchClass")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.setattr(plugins, "_INSTALLED_LOADED", False)
+    with pytest.raises(PluginError, match=r"installed plug-in plugin_broken_ep \(my_installed_detector:NoSuchClass, "
+                                          r"entry point group tsadbench.detectors\).*fix or uninstall that package"):
+        plugins.load_installed_plugins()
