@@ -131,8 +131,10 @@ def _import(module: str, location: Path, where: str, package_dir: Path | None = 
                           "fix the plug-in (it must import on its own: python " + str(location) + ")") from error
 
 
-def _registered_by(before: set[str], where: str) -> tuple[str, ...]:
-    added = tuple(sorted(set(MODELS) - before))
+def _registered_by(module: str, before: set[str], where: str) -> tuple[str, ...]:
+    """The detectors the import of `module` registered (or, imported before, those defined in it)."""
+    added = tuple(sorted(set(MODELS) - before)) or tuple(
+        name for name, cls in MODELS.items() if cls.__module__ == module or cls.__module__.startswith(module + "."))
     if not added:
         raise PluginError(f"plug-in {where} registers no detector: decorate its AnomalyDetector subclass "
                           "with @register (from tsadbench.zoo import register)")
@@ -146,14 +148,13 @@ def _load_file(path: Path, spec: str) -> Plugin:
         if Path(loaded.__file__).resolve() != path.resolve():
             raise PluginError(f"plug-in {path}: another plug-in file named {path.name} ({loaded.__file__}) is "
                               "already loaded; rename one of them")
-        models = tuple(name for name, cls in MODELS.items() if cls.__module__ == module) or _registered_by(
-            set(MODELS), str(path))
-        return Plugin(spec, module, path.parent, models, ((f"{FILE_PACKAGE}/{module.split('.')[1]}.py", path),))
+        return Plugin(spec, module, path.parent, _registered_by(module, set(MODELS), str(path)),
+                      ((f"{FILE_PACKAGE}/{module.split('.')[1]}.py", path),))
     _ensure_file_package()
     before = set(MODELS)
     _import(module, path, str(path))
     files = ((f"{FILE_PACKAGE}/{module.split('.')[1]}.py", path),)
-    return Plugin(spec, module, path.parent, _registered_by(before, str(path)), files)
+    return Plugin(spec, module, path.parent, _registered_by(module, before, str(path)), files)
 
 
 def _package_files(folder: Path, top: str) -> tuple[tuple[str, Path], ...]:
@@ -167,7 +168,7 @@ def _load_package(folder: Path, spec: str) -> Plugin:
     before = set(MODELS)
     if module not in sys.modules:
         _import(module, folder / "__init__.py", str(folder), package_dir=folder)
-    return Plugin(spec, module, folder, _registered_by(before, str(folder)), _package_files(folder, module))
+    return Plugin(spec, module, folder, _registered_by(module, before, str(folder)), _package_files(folder, module))
 
 
 def _load_module(name: str) -> Plugin:
@@ -184,17 +185,13 @@ def _load_module(name: str) -> Plugin:
                           "fix the plug-in") from error
     location = Path(imported.__file__ or ".").resolve()
     top = name.partition(".")[0]
-    top_module = sys.modules[top]
+    top_file = getattr(sys.modules[top], "__file__", None)
     shipped: tuple[tuple[str, Path], ...] = ()
-    if getattr(top_module, "__file__", None) and hasattr(top_module, "__path__"):
-        shipped = _package_files(Path(top_module.__file__).parent, top)
-    elif getattr(top_module, "__file__", None):
-        shipped = ((f"{top}.py", Path(top_module.__file__)),)
-    models = tuple(sorted(set(MODELS) - before)) or tuple(
-        model for model, cls in MODELS.items() if cls.__module__ == name or cls.__module__.startswith(name + "."))
-    if not models:
-        _registered_by(before, name)
-    return Plugin(name, name, location.parent, models, shipped)
+    if top_file and not {"site-packages", "dist-packages"} & set(Path(top_file).parts):
+        # A module of a source tree travels with the job; an installed one is installed on every node.
+        is_package = hasattr(sys.modules[top], "__path__")
+        shipped = _package_files(Path(top_file).parent, top) if is_package else ((f"{top}.py", Path(top_file)),)
+    return Plugin(name, name, location.parent, _registered_by(name, before, name), shipped)
 
 
 def load_plugin(spec: str) -> list[Plugin]:
