@@ -16,7 +16,7 @@ from tsadbench.tuning.grids import GridSpec
 from tsadbench.tuning.runner import GridRequest, plan_grid
 from tsadbench.zoo import MODELS
 from tsadbench.zoo.cli import main as zoo_main
-from tsadbench.zoo.plugins import PluginError, load_plugins
+from tsadbench.zoo.plugins import PluginBundle, PluginError, load_plugins
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "conv_autoencoder.py"
 
@@ -213,3 +213,12 @@ def test_a_broken_entry_point_names_itself_and_the_fix(tmp_path, monkeypatch):
     with pytest.raises(PluginError, match=r"installed plug-in plugin_broken_ep \(my_installed_detector:NoSuchClass, "
                                           r"entry point group tsadbench.detectors\).*fix or uninstall that package"):
         plugins.load_installed_plugins()
+
+
+def test_a_bundle_installs_in_a_process_that_loaded_other_plugin_files(tmp_path):
+    first = load_plugins([str(_plugin_copy(tmp_path / "first", "plugin_first"))])
+    assert first.modules[0] in sys.modules
+    path = _plugin_copy(tmp_path / "later", "plugin_later")
+    files = (("tsadbench_plugins/plugin_later.py", path.read_bytes()),)
+    PluginBundle(files, ("tsadbench_plugins.plugin_later",), (str(path),)).install()
+    assert MODELS["plugin_later"].__module__ == "tsadbench_plugins.plugin_later"

@@ -80,6 +80,9 @@ class PluginBundle:
                 pass
         if str(folder) not in sys.path:
             sys.path.insert(0, str(folder))
+        package = sys.modules.get(FILE_PACKAGE)  # the driver's own, when a driver installs a bundle
+        if package is not None and str(folder / FILE_PACKAGE) not in package.__path__:
+            package.__path__.append(str(folder / FILE_PACKAGE))
         for module in self.modules:
             importlib.import_module(module)
 
