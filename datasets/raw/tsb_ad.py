@@ -12,7 +12,7 @@ import numpy as np
 
 from ..canonical import EntityArrays
 from .base import Layout, ReadOptions, Record
-from .user_tables import _split_columns, _split_rows, read_user_table
+from .user_tables import split_columns, split_rows, read_user_table
 
 NAME = re.compile(r"^(?P<entity>.+)_tr_(?P<train>\d+)_1st_(?P<first>\d+)\.csv$")
 LABEL = "Label"
@@ -41,8 +41,8 @@ def read(dataset: str, source: Path, options: ReadOptions, record: Record) -> It
     train_anomalies = 0
     for path in tsb_ad_files(source):
         match = NAME.match(path.name)
-        values, labels, _ = _split_columns(read_user_table(path), user_options, need_labels=True)
-        train, test, train_labels, test_labels = _split_rows(path, values, labels, int(match["train"]))
+        values, labels, _ = split_columns(read_user_table(path), user_options, need_labels=True)
+        train, test, train_labels, test_labels = split_rows(path, values, labels, int(match["train"]))
         train_anomalies += int(train_labels.sum())
         found = np.flatnonzero(labels)
         if found.size and int(found[0]) != int(match["first"]):

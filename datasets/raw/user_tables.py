@@ -76,7 +76,7 @@ def _check_time(table: Table, column: str) -> None:
                                  f"previous row's {raw.iloc[row - 1]!r}; sort the file by {column}")
 
 
-def _split_columns(table: Table, options: ReadOptions, need_labels: bool) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+def split_columns(table: Table, options: ReadOptions, need_labels: bool) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
     """Channel values [T, C] (NaN kept), labels (or None when absent and not needed), channel names."""
     label = options.label_column
     if options.time_column:
@@ -98,7 +98,7 @@ def _split_columns(table: Table, options: ReadOptions, need_labels: bool) -> tup
     return values, labels, channels
 
 
-def _split_rows(path: Path, values: np.ndarray, labels: np.ndarray, train_rows: int) -> tuple[np.ndarray, ...]:
+def split_rows(path: Path, values: np.ndarray, labels: np.ndarray, train_rows: int) -> tuple[np.ndarray, ...]:
     if not 0 < train_rows < values.shape[0]:
         raise DatasetFormatError(f"{path}: --train-rows {train_rows} leaves no train or no test part of its "
                                  f"{values.shape[0]} rows; choose 0 < N < {values.shape[0]}")
@@ -135,14 +135,14 @@ def read(dataset: str, source: Path, options: ReadOptions, record: Record) -> It
     if options.train_rows is not None:
         for path in series_files(source):
             table = read_user_table(path)
-            values, labels, _ = _split_columns(table, options, need_labels=True)
-            train, test, train_labels, test_labels = _split_rows(path, values, labels, options.train_rows)
+            values, labels, _ = split_columns(table, options, need_labels=True)
+            train, test, train_labels, test_labels = split_rows(path, values, labels, options.train_rows)
             train_anomalies += int(train_labels.sum())
             yield EntityArrays(dataset, path.stem, train, test, test_labels)
     else:
         for train_path, test_path in _pairs(source, Path(options.test)):
-            train, train_labels, train_channels = _split_columns(read_user_table(train_path), options, need_labels=False)
-            test, labels, test_channels = _split_columns(read_user_table(test_path), options, need_labels=True)
+            train, train_labels, train_channels = split_columns(read_user_table(train_path), options, need_labels=False)
+            test, labels, test_channels = split_columns(read_user_table(test_path), options, need_labels=True)
             check_channels(train.shape[1], test.shape[1], str(train_path), str(test_path))
             if train_channels != test_channels:
                 raise DatasetFormatError(f"{test_path}: channels {test_channels[:5]} but {train_path} has "
