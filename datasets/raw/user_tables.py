@@ -99,6 +99,7 @@ def split_columns(table: Table, options: ReadOptions, need_labels: bool) -> tupl
 
 
 def split_rows(path: Path, values: np.ndarray, labels: np.ndarray, train_rows: int) -> tuple[np.ndarray, ...]:
+    """Train values, test values, train labels, test labels: the first `train_rows` rows are train."""
     if not 0 < train_rows < values.shape[0]:
         raise DatasetFormatError(f"{path}: --train-rows {train_rows} leaves no train or no test part of its "
                                  f"{values.shape[0]} rows; choose 0 < N < {values.shape[0]}")
