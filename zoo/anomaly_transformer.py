@@ -13,6 +13,7 @@ from torch import nn
 from .at_family import (ATFamilyConfig, ATFamilyDetector, AnomalyAttention, TokenEmbedding, TrainingRecipe,
                         association_scores, check_choice, check_heads, stop_gradient_discrepancies)
 from .base import ModelConfigError
+from .official import OfficialKeyMap
 from .registry import register
 
 ACTIVATIONS = {"gelu": F.gelu, "relu": F.relu}
@@ -129,6 +130,22 @@ class AnomalyTransformer(ATFamilyDetector):
         source="thuml/Anomaly-Transformer scripts/*.sh, solver.py, data_factory/data_loader.py",
     )
 
+    #: thuml/Anomaly-Transformer's `AnomalyTransformer.state_dict()` names -> ours.
+    official_keys = OfficialKeyMap(
+        repository="thuml/Anomaly-Transformer",
+        commit="b0ee470c8012bff857fb600462aec6209c4a18d9",
+        rules=(
+            (r"embedding\.value_embedding\.tokenConv\.weight", r"embedding.conv.weight"),
+            (r"embedding\.position_embedding\.pe", r"embedding.positions"),
+            (r"encoder\.attn_layers\.(\d+)\.attention\.norm\.(weight|bias)", r"layers.\1.attention.unused_norm.\2"),
+            (r"encoder\.attn_layers\.(\d+)\.attention\.(\w+_projection)\.(weight|bias)", r"layers.\1.attention.\2.\3"),
+            (r"encoder\.attn_layers\.(\d+)\.(conv1|conv2|norm1|norm2)\.(weight|bias)", r"layers.\1.\2.\3"),
+            (r"encoder\.norm\.(weight|bias)", r"norm.\1"),
+            (r"projection\.(weight|bias)", r"projection.\1"),
+        ),
+        unused=(r"encoder\.attn_layers\.\d+\.attention\.norm\..*",),
+    )
+
     def _build_network(self) -> nn.Module:
         return _AnomalyTransformerNetwork(self.n_channels, self.config)
 
@@ -138,13 +155,19 @@ class AnomalyTransformer(ATFamilyDetector):
         return {"reconstruction": (reconstruction - batch).pow(2).mean(dim=(1, 2)),
                 "series": series_term, "prior": prior_term}
 
-    def _objective(self, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def losses(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The repository's loss terms of a batch under its names (`solver.py`): rec_loss,
+        series_loss, prior_loss, loss1 = rec - k series, loss2 = rec + k prior."""
         terms = {key: value.mean() for key, value in self._terms(batch).items()}
-        loss1 = terms["reconstruction"] - self.config.k * terms["series"]
-        loss2 = terms["reconstruction"] + self.config.k * terms["prior"]
-        stats = {"loss1": loss1, "loss2": loss2, "reconstruction": terms["reconstruction"],
-                 "discrepancy": terms["series"]}
-        return loss1 + loss2, {key: value.detach() for key, value in stats.items()}
+        return {"rec_loss": terms["reconstruction"], "series_loss": terms["series"], "prior_loss": terms["prior"],
+                "loss1": terms["reconstruction"] - self.config.k * terms["series"],
+                "loss2": terms["reconstruction"] + self.config.k * terms["prior"]}
+
+    def _objective(self, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        losses = self.losses(batch)
+        stats = {"loss1": losses["loss1"], "loss2": losses["loss2"], "reconstruction": losses["rec_loss"],
+                 "discrepancy": losses["series_loss"]}
+        return losses["loss1"] + losses["loss2"], {key: value.detach() for key, value in stats.items()}
 
     def _window_losses(self, batch: torch.Tensor) -> torch.Tensor:
         terms = self._terms(batch)

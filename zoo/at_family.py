@@ -151,10 +151,14 @@ class AnomalyAttention(nn.Module):
         keys = self.key_projection(x).view(batch, length, self.n_heads, -1)
         scores = torch.einsum("blhe,bshe->bhls", queries, keys) / math.sqrt(queries.shape[-1])
         series = self.dropout(torch.softmax(scores, dim=-1))
+        return series, normalise_rows(self.gaussian_prior(x)[1])
+
+    def gaussian_prior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(sigma [B, H, L, 1], the prior before row normalisation [B, H, L, L]), as the release
+        returns them from its forward."""
         sigma = torch.sigmoid(5 * self.sigma_projection(x).transpose(1, 2)) + 1e-5
         sigma = (torch.pow(3, sigma) - 1).unsqueeze(-1)
-        prior = torch.exp(-self.distances ** 2 / 2 / sigma ** 2) / (math.sqrt(2 * math.pi) * sigma)
-        return series, normalise_rows(prior)
+        return sigma, torch.exp(-self.distances ** 2 / 2 / sigma ** 2) / (math.sqrt(2 * math.pi) * sigma)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(output [B, L, d_model], series, prior)."""

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ..datasets.windows import Windows, points_from_window_values, sliding_windows
+from .official import OfficialKeyMap, load_official
 
 
 class ModelConfigError(ValueError):
@@ -158,13 +159,28 @@ class TorchWindowDetector(AnomalyDetector):
     `_window_losses` (per-window training objective) and `_window_point_scores`."""
 
     Config: ClassVar[type[DetectorConfig]] = TorchWindowConfig
+    #: The release's state-dict names, for models that follow an official implementation.
+    official_keys: ClassVar[OfficialKeyMap | None] = None
 
     def __init__(self, n_channels: int, config: TorchWindowConfig, *, seed: int = 0, device: str = "cpu"):
         super().__init__(n_channels, config, seed=seed, device=device)
         torch.manual_seed(seed)
         self.rng = np.random.default_rng(seed)
+        self.dtype = torch.float32
         self.network = self._build_network().to(self.device)
         self.optimizer = self._build_optimizer()
+
+    def set_dtype(self, dtype: torch.dtype) -> None:
+        """Run the network and every batch in `dtype` (float64 for equivalence checks)."""
+        self.dtype = dtype
+        self.network.to(dtype)
+
+    def load_official_state_dict(self, source: Any) -> None:
+        """Load a checkpoint saved by the official code (a state dict, or the path of one saved with
+        `torch.save(model.state_dict(), path)`) through the model's documented `official_keys`."""
+        if self.official_keys is None:
+            raise ModelConfigError(f"{self.name} follows no official release: there is no official checkpoint to load")
+        load_official(self.network, source, self.official_keys)
 
     @abstractmethod
     def _build_network(self) -> torch.nn.Module:
@@ -230,7 +246,7 @@ class TorchWindowDetector(AnomalyDetector):
             yield windows[first:first + self.config.batch_size]
 
     def _to_tensor(self, windows: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(np.ascontiguousarray(windows), dtype=torch.float32, device=self.device)
+        return torch.as_tensor(np.ascontiguousarray(windows), dtype=self.dtype, device=self.device)
 
     def _optimise(self, loss: torch.Tensor) -> None:
         """One plain optimisation step on `loss`."""

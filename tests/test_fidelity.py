@@ -1,0 +1,108 @@
+"""Equivalence with the official implementations, on the official code's own numbers.
+
+`tests/fidelity/` holds, per model, what the release computed in float64 from its own
+initialisation (format: `tests/fidelity/README.md`). Each test loads the official parameters
+through the model's documented `load_official_state_dict` and checks every stored quantity:
+outputs, loss terms, scores and every gradient (SLMR: also the BatchNorm buffers), to 1e-9.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tsadbench.zoo import get_model
+from tsadbench.zoo.official import OfficialCheckpointError
+
+FIDELITY = Path(__file__).parent / "fidelity"
+TOLERANCE = 1e-9
+
+
+def golden(name: str) -> tuple[dict[str, np.ndarray], dict]:
+    with np.load(FIDELITY / f"{name}_seed0.npz") as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    return arrays, json.loads(str(arrays.pop("config_json")))
+
+
+def group(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    return {key[len(prefix) + 1:]: value for key, value in arrays.items() if key.startswith(prefix + "/")}
+
+
+def assert_equal(ours: torch.Tensor | np.ndarray, official: np.ndarray, what: str) -> None:
+    """|ours - official| <= 1e-9 (relative to the magnitude where it exceeds 1)."""
+    ours = ours.detach().cpu().numpy() if torch.is_tensor(ours) else np.asarray(ours)
+    ours = np.broadcast_to(ours, official.shape)
+    scale = max(1.0, float(np.abs(official).max(initial=0.0)))
+    difference = float(np.abs(ours - official).max(initial=0.0))
+    assert difference <= TOLERANCE * scale, f"{what}: max |difference| {difference:.3g} (scale {scale:.3g})"
+
+
+def build(name: str, arrays: dict[str, np.ndarray], n_channels: int, **config):
+    model_cls = get_model(name)
+    model = model_cls(n_channels, model_cls.Config.from_dict(config), seed=0)
+    model.set_dtype(torch.float64)
+    model.load_official_state_dict(group(arrays, "param"))
+    return model
+
+
+def gradients(model, loss: torch.Tensor, official_keys) -> dict[str, torch.Tensor | None]:
+    """d loss / d each of our parameters, under its official name (None: no gradient path)."""
+    ours = dict(model.network.named_parameters())
+    names = {model.official_keys.our_key(key): key for key in official_keys}
+    names = {key: official for key, official in names.items() if key in ours}
+    grads = torch.autograd.grad(loss, [ours[key] for key in names], retain_graph=True, allow_unused=True)
+    return {official: grad for official, grad in zip(names.values(), grads)}
+
+
+def check_gradients(model, loss: torch.Tensor, arrays: dict[str, np.ndarray], config: dict, group_name: str) -> None:
+    """Every official gradient of `group_name` to 1e-9, and no gradient where the release has none."""
+    official = group(arrays, group_name)
+    without = config["params_without_grad"][group_name]
+    ours = gradients(model, loss, group(arrays, "param"))
+    for key, value in official.items():
+        assert ours[key] is not None, f"{group_name}/{key}: the release has a gradient, we have none"
+        assert_equal(ours[key], value, f"{group_name}/{key}")
+    for key in without:
+        assert ours.get(key) is None, f"{group_name}/{key}: the release has no gradient, we have one"
+    assert set(ours) <= set(official) | set(without), "a parameter of ours is in neither list"
+
+
+def capture_inputs(modules) -> list[torch.Tensor]:
+    """The input of every call of `modules` (a forward pre-hook each), in call order."""
+    seen: list[torch.Tensor] = []
+    for module in modules:
+        module.register_forward_pre_hook(lambda _module, args: seen.append(args[0]))
+    return seen
+
+
+def test_anomaly_transformer_equals_the_release():
+    arrays, config = golden("anomaly_transformer")
+    kwargs = config["constructor_kwargs"]
+    model = build("anomaly_transformer", arrays, kwargs["enc_in"], win_size=kwargs["win_size"],
+                  d_model=kwargs["d_model"], n_heads=kwargs["n_heads"], e_layers=kwargs["e_layers"],
+                  d_ff=kwargs["d_ff"], dropout=kwargs["dropout"], activation=kwargs["activation"],
+                  k=float(config["solver_settings"]["k"]))
+    x = torch.as_tensor(arrays["input"])
+    attention_inputs = capture_inputs(layer.attention for layer in model.network.layers)
+    model.network.eval()
+    reconstruction, series, prior = model.network(x)
+    assert_equal(reconstruction, arrays["out/reconstruction"], "reconstruction")
+    for u, layer in enumerate(model.network.layers):
+        sigma, raw_prior = layer.attention.gaussian_prior(attention_inputs[u])
+        assert_equal(series[u], arrays[f"out/series_{u}"], f"series_{u}")
+        assert_equal(prior[u], arrays[f"out/prior_normalised_{u}"], f"prior_normalised_{u}")
+        assert_equal(raw_prior, arrays[f"out/prior_{u}"], f"prior_{u}")
+        assert_equal(sigma, arrays[f"out/sigma_{u}"], f"sigma_{u}")
+    for b in range(x.shape[0]):
+        assert_equal(model.score(arrays["input"][b]), arrays["score"][b], f"score of window {b}")
+
+    model.network.train()
+    losses = model.losses(x)
+    for name in ("rec_loss", "series_loss", "prior_loss", "loss1", "loss2"):
+        assert_equal(losses[name], arrays[f"loss/{name}"], name)
+    check_gradients(model, losses["loss1"], arrays, config, "grad_phase1")
+    check_gradients(model, losses["loss2"], arrays, config, "grad_phase2")
+    check_gradients(model, model._objective(x)[0], arrays, config, "grad")
