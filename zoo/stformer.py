@@ -18,9 +18,11 @@ from .at_family import (ATFamilyConfig, ATFamilyDetector, AnomalyAttention, Toke
                         association_scores, check_choice, check_heads, sinusoidal_positions,
                         stop_gradient_discrepancies)
 from .base import ModelConfigError
+from .official import OfficialKeyMap
 from .registry import register
 
 COMBINATIONS = ("matmul", "elementwise")
+_LAYER = r"encoder\.encode_blocks\.(\d+)\.encode_layers\.0\."  # a layer in the release's state dict
 HEAD_LAYOUTS = ("view", "permute")
 
 
@@ -238,6 +240,36 @@ class STformer(ATFamilyDetector):
         source="ZhengyuLee/STformer Executable.sh, solver.py, data_factory/data_loader.py (AT's loader)",
     )
 
+    #: ZhengyuLee/STformer's `STformer.state_dict()` names -> ours (encode_blocks.i.encode_layers.0
+    #: is our layers.i; the zero-size `dec_pos_embedding` of pred_len 0 is not built).
+    official_keys = OfficialKeyMap(
+        repository="ZhengyuLee/STformer",
+        commit="a32f93401ea16f8857b86640496e60a4f9cf8128",
+        rules=(
+            (r"enc_pos_embedding", r"position"),
+            (r"enc_value_embedding\.value_embedding\.weight", r"patch_embedding.weight"),
+            (r"enc_value_embedding\.position_embedding\.pe", r"patch_positions"),
+            (r"pre_norm\.(weight|bias)", r"pre_norm.\1"),
+            (r"embedding\.value_embedding\.tokenConv\.weight", r"point_embedding.conv.weight"),
+            (r"embedding\.position_embedding\.pe", r"point_embedding.positions"),
+            (_LAYER + r"criss_attention\.(\w+_projection)\.(weight|bias)", r"layers.\1.spatio_temporal.\2.\3"),
+            (_LAYER + r"lamda_projection\.(weight|bias)", r"layers.\1.spatio_temporal.lambda_projection.\2"),
+            (_LAYER + r"anomaly_attention\.norm\.(weight|bias)", r"layers.\1.anomaly_attention.unused_norm.\2"),
+            (_LAYER + r"anomaly_attention\.(\w+_projection)\.(weight|bias)", r"layers.\1.anomaly_attention.\2.\3"),
+            (_LAYER + r"(norm1|norm2)\.(weight|bias)", r"layers.\1.\2.\3"),
+            (_LAYER + r"MLP1\.(\d)\.(weight|bias)", r"layers.\1.feed_forward.\2.\3"),
+            (_LAYER + r"(time_attention|dim_sender|dim_receiver)\.(\w+)_projection\.(weight|bias)",
+             r"layers.\1.unused.\2.\3.\4"),
+            (_LAYER + r"(router|norm3\.weight|norm3\.bias|norm4\.weight|norm4\.bias)", r"layers.\1.unused.\2"),
+            (_LAYER + r"MLP2\.(\d)\.(weight|bias)", r"layers.\1.unused.mlp2.\2.\3"),
+            (_LAYER + r"Merge\.(weight|bias)", r"layers.\1.unused.merge.\2"),
+            (r"head\.linear\.(weight|bias)", r"head.\1"),
+        ),
+        unused=(_LAYER + r"(time_attention|dim_sender|dim_receiver|router|norm3|norm4|MLP2|Merge).*",
+                _LAYER + r"anomaly_attention\.(norm|value_projection|out_projection)\..*"),
+        not_built=(r"dec_pos_embedding",),
+    )
+
     def _build_network(self) -> nn.Module:
         return _STformerNetwork(self.n_channels, self.config)
 
@@ -247,13 +279,21 @@ class STformer(ATFamilyDetector):
         return {"reconstruction": (reconstruction - batch).pow(2).mean(dim=(1, 2)),
                 "series": series_term, "prior": prior_term, "embedding": embedding}
 
-    def _objective(self, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def losses(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The repository's loss terms of a batch under its names (`solver.py`): rec_loss,
+        series_loss, prior_loss, loss_emb, loss1 = rec - k series, loss2 = rec + k prior."""
         terms = {key: value.mean() for key, value in self._terms(batch).items()}
-        loss1 = terms["reconstruction"] - self.config.k * terms["series"]
-        loss2 = terms["reconstruction"] + self.config.k * terms["prior"]
-        stats = {"loss1": loss1, "loss2": loss2, "reconstruction": terms["reconstruction"],
-                 "discrepancy": terms["series"], "embedding": terms["embedding"]}
-        return terms["embedding"] + loss1 + loss2, {key: value.detach() for key, value in stats.items()}
+        return {"rec_loss": terms["reconstruction"], "series_loss": terms["series"], "prior_loss": terms["prior"],
+                "loss_emb": terms["embedding"],
+                "loss1": terms["reconstruction"] - self.config.k * terms["series"],
+                "loss2": terms["reconstruction"] + self.config.k * terms["prior"]}
+
+    def _objective(self, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        losses = self.losses(batch)
+        stats = {"loss1": losses["loss1"], "loss2": losses["loss2"], "reconstruction": losses["rec_loss"],
+                 "discrepancy": losses["series_loss"], "embedding": losses["loss_emb"]}
+        return (losses["loss_emb"] + losses["loss1"] + losses["loss2"],
+                {key: value.detach() for key, value in stats.items()})
 
     def _window_losses(self, batch: torch.Tensor) -> torch.Tensor:
         terms = self._terms(batch)
