@@ -138,3 +138,48 @@ def test_stformer_equals_the_release():
     check_gradients(model, losses["loss1"], arrays, config, "grad_phase1")
     check_gradients(model, losses["loss2"], arrays, config, "grad_phase2")
     check_gradients(model, model._objective(x)[0], arrays, config, "grad")
+
+
+def test_transmamba_equals_the_release():
+    from tsadbench.zoo.transmamba import coarse_view, fine_view, revin_normalise
+
+    arrays, config = golden("transmamba")
+    c = config["constructor_config"]
+    model = build("transmamba", arrays, c["channel"], win_size=c["win_size"], d_model=c["d_model"],
+                  n_heads=c["n_heads"], e_layers=c["e_layers"], dropout=c["dropout"], aug_rate=c["aug_rate"],
+                  patch_sizes=[c["patch_size_high"], c["patch_size_low"]], revin=bool(c["revin"]),
+                  mamba_backend="torch")
+    for embedding in (*model.network.high_embeddings, *model.network.low_embeddings):
+        embedding.dropout.p = 0.0  # the release's fixed 0.1, set to 0 by the golden run as well
+    x = torch.as_tensor(arrays["input"])
+    mamba_outputs: list[torch.Tensor] = []
+    model.network.mamba.register_forward_hook(lambda _module, _args, output: mamba_outputs.append(output))
+    model.network.eval()
+    out = model.network(x, contrastive=False)
+    assert_equal(out.reconstruction, arrays["out/reconstruction"], "reconstruction")
+    assert_equal(mamba_outputs[0], arrays["aux/mamba_out"], "mamba_out")
+    assert_equal(out.real, arrays["aux/real"], "real")
+    assert_equal(out.imag, arrays["aux/imag"], "imag")
+    spectrum_error = (out.spectrum.real - out.real).pow(2) + (out.spectrum.imag - out.imag).pow(2)
+    assert_equal(spectrum_error.mean(), arrays["out/recon_loss_f"], "recon_loss_f of the test-mode forward")
+    n_pairs = len(c["patch_size_high"])
+    for u in range(n_pairs):
+        assert_equal(out.high[u], arrays[f"out/high_{u}"], f"high_{u}")
+        assert_equal(out.low[u], arrays[f"out/low_normalised_{u}"], f"low_normalised_{u}")
+        # the release's raw low map rows sum to W / p, the up-sampling factor
+        factor = c["win_size"] // c["patch_size_low"][u]
+        assert_equal(out.low[u] * factor, arrays[f"out/low_{u}"], f"low_{u}")
+    for b in range(x.shape[0]):
+        assert_equal(model.score(arrays["input"][b]), arrays["score"][b], f"score of window {b}")
+
+    normalised = revin_normalise(x)[0]
+    assert_equal(coarse_view(normalised), arrays["out/coarse_view"], "coarse_view")
+    torch.manual_seed(1000 + config["seed"])  # the golden run's draw, from the same global generator
+    assert_equal(fine_view(normalised, c["aug_rate"]), arrays["out/fine_view"], "fine_view")
+    model.network.train()
+    losses = model.losses(x, fine=torch.as_tensor(arrays["out/fine_view"]))
+    for name in ("high_loss", "low_loss", "recon_loss_t", "recon_loss_f", "loss_cl", "loss_T", "loss_F"):
+        assert_equal(losses[name], arrays[f"loss/{name}"], name)
+    check_gradients(model, losses["loss_T"], arrays, config, "grad_phase1")
+    check_gradients(model, losses["loss_F"], arrays, config, "grad_phase2")
+    check_gradients(model, losses["loss_T"] + losses["loss_F"], arrays, config, "grad")

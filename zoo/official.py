@@ -11,11 +11,14 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Union
 
 import numpy as np
 import torch
 from torch import nn
+
+
+Replacement = Union[str, Callable[["re.Match[str]"], str]]
 
 
 class OfficialCheckpointError(ValueError):
@@ -26,7 +29,8 @@ class OfficialCheckpointError(ValueError):
 class OfficialKeyMap:
     """How a release names its tensors, and which of them have no counterpart here.
 
-    rules: (regex on the official key, replacement) pairs, the first full match wins; the result is
+    rules: (regex on the official key, replacement: a template or a function of the match) pairs,
+    the first full match wins; the result is
     our key (`network.named_parameters()`/`named_buffers()`, non-persistent buffers included).
     unused: regexes of official tensors the release creates and never uses; loaded when we build
     them (`build_unused_parameters`), skipped otherwise.
@@ -36,15 +40,16 @@ class OfficialKeyMap:
 
     repository: str
     commit: str
-    rules: tuple[tuple[str, str], ...]
+    rules: tuple[tuple[str, Replacement], ...]
     unused: tuple[str, ...] = ()
     not_built: tuple[str, ...] = ()
 
     def our_key(self, official: str) -> str:
         """Our name of an official key; OfficialCheckpointError if no rule covers it."""
         for pattern, replacement in self.rules:
-            if re.fullmatch(pattern, official):
-                return re.sub(f"^{pattern}$", replacement, official)
+            match = re.fullmatch(pattern, official)
+            if match:
+                return replacement(match) if callable(replacement) else match.expand(replacement)
         raise OfficialCheckpointError(
             f"official key {official!r} is not part of {self.repository}@{self.commit[:7]}'s model: "
             "is this a checkpoint of that release, built with the same options?"

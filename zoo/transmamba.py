@@ -8,6 +8,7 @@ the code, and the flags below give the evident intent where the code has a slip.
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import NamedTuple
 
 import torch
@@ -17,6 +18,7 @@ from torch import nn
 from .at_family import (ATFamilyConfig, ATFamilyDetector, TokenEmbedding, TrainingRecipe, association_scores,
                         check_choice, check_heads, normalise_rows, stop_gradient_discrepancies)
 from .base import ModelConfigError
+from .official import OfficialKeyMap
 from .registry import register
 from .selective_scan import MAMBA_BACKENDS, build_mamba, resolve_mamba_backend
 
@@ -255,8 +257,10 @@ class _TransMambaNetwork(nn.Module):
         embedded = self.frequency_embedding(torch.cat([spectrum.real, spectrum.imag], dim=-1))
         return spectrum, self.mamba(embedded)
 
-    def forward(self, x: torch.Tensor, contrastive: bool,
-                generator: torch.Generator | None = None) -> _TransMambaOutput:
+    def forward(self, x: torch.Tensor, contrastive: bool, generator: torch.Generator | None = None,
+                fine: torch.Tensor | None = None) -> _TransMambaOutput:
+        """All outputs for windows x [B, W, C]; `contrastive` adds the NT-Xent terms, whose fine view
+        is drawn with `generator`, or is `fine` when given (replaying a recorded run)."""
         if self.config.revin:
             x, mean, std = revin_normalise(x)
         series = x.transpose(1, 2)
@@ -273,7 +277,9 @@ class _TransMambaNetwork(nn.Module):
         contrastive_terms = None
         if contrastive:
             _, hidden_coarse = self._encode(coarse_view(x))
-            _, hidden_fine = self._encode(fine_view(x, self.config.aug_rate, self.config.swap_axis, generator))
+            if fine is None:
+                fine = fine_view(x, self.config.aug_rate, self.config.swap_axis, generator)
+            _, hidden_fine = self._encode(fine)
             temperature = self.config.contrastive_temperature
             contrastive_terms = (nt_xent(hidden, hidden_coarse, temperature)
                                  + nt_xent(hidden, hidden_fine, temperature))
@@ -355,8 +361,45 @@ class TransMamba(ATFamilyDetector):
         return torch.optim.Adam([{"params": time, "lr": lr_time, "initial_lr": lr_time},
                                  {"params": frequency, "lr": lr_frequency, "initial_lr": lr_frequency}])
 
-    def _terms(self, batch: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        out = self.network(batch, contrastive=True, generator=generator)
+    @property
+    def official_keys(self) -> OfficialKeyMap:
+        """mash0926/TransMamba's `TransMamba.state_dict()` names -> ours. The release's DataEmbeddings
+        are numbered high patches, low patches, then the window embedding, as our unused time tables;
+        the window embedding's position table is not built (it is never read)."""
+        n_high, n_low = (len(sizes) for sizes in self.config.patch_sizes)
+        tables = {name: index for index, name in enumerate(("hour", "weekday", "day", "month"))}
+
+        def time_table(match: "re.Match[str]") -> str:
+            kind, index, name = match.groups()
+            if kind is None:  # the window embedding, numbered last
+                number = n_high + n_low
+            else:
+                number = (0 if kind == "high" else n_high) + int(index)
+            return f"unused.time_tables.{number}.{tables[name]}.weight"
+
+        return OfficialKeyMap(
+            repository="mash0926/TransMamba",
+            commit="b4d76ac98fbf637e3f702c6727913e4138b6b533",
+            rules=(
+                (r"embedding_(high|low)_patch\.(\d+)\.value_embedding\.tokenConv\.weight", r"\1_embeddings.\2.conv.weight"),
+                (r"embedding_(high|low)_patch\.(\d+)\.position_embedding\.pe", r"\1_embeddings.\2.positions"),
+                (r"embedding_(?:(high|low)_patch\.(\d+)|window_size)\.temporal_embedding\.(\w+)_embed\.weight", time_table),
+                (r"embedding_window_size\.value_embedding\.tokenConv\.weight", r"unused.window_embedding.weight"),
+                (r"tem_encoder\.temporal_attn_layers\.(\d+)\.patch_(query|key)_projection\.(weight|bias)",
+                 r"temporal_layers.\1.\2_projection.\3"),
+                (r"tem_encoder\.layer_norm\.(weight|bias)", r"unused.encoder_norm.\1"),
+                (r"fre_encoder\.fre_embed\.(weight|bias)", r"frequency_embedding.\1"),
+                (r"fre_encoder\.encoder\.(.+)", r"mamba.\1"),
+                (r"fre_encoder\.get_r\.(weight|bias)", r"real_head.\1"),
+                (r"fre_encoder\.get_i\.(weight|bias)", r"imag_head.\1"),
+            ),
+            unused=(r"embedding_window_size\..*", r".*temporal_embedding\..*", r"tem_encoder\.layer_norm\..*"),
+            not_built=(r"embedding_window_size\.position_embedding\.pe",),
+        )
+
+    def _terms(self, batch: torch.Tensor, generator: torch.Generator | None = None,
+               fine: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        out = self.network(batch, contrastive=True, generator=generator, fine=fine)
         high_term, low_term = stop_gradient_discrepancies(out.high, out.low)
         spectrum_error = (out.spectrum.real - out.real).pow(2) + (out.spectrum.imag - out.imag).pow(2)
         return {
@@ -367,13 +410,22 @@ class TransMamba(ATFamilyDetector):
             "contrastive": out.contrastive,
         }
 
+    def losses(self, batch: torch.Tensor, fine: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """The repository's loss terms of a batch under its names (`TransMamba_Solver.train`):
+        high_loss, low_loss, recon_loss_t, recon_loss_f, loss_cl, loss_T = low - high and
+        loss_F = recon_loss_t + recon_loss_f + loss_cl. `fine` replays a recorded fine view."""
+        terms = {key: value.mean() for key, value in self._terms(batch, fine=fine).items()}
+        return {"high_loss": terms["high"], "low_loss": terms["low"], "recon_loss_t": terms["reconstruction"],
+                "recon_loss_f": terms["spectrum"], "loss_cl": terms["contrastive"],
+                "loss_T": terms["low"] - terms["high"],
+                "loss_F": terms["reconstruction"] + terms["spectrum"] + terms["contrastive"]}
+
     def _objective(self, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        terms = {key: value.mean() for key, value in self._terms(batch).items()}
-        loss_time = terms["low"] - terms["high"]
-        loss_frequency = terms["reconstruction"] + terms["spectrum"] + terms["contrastive"]
-        stats = {"loss_time": loss_time, "loss_frequency": loss_frequency, "reconstruction": terms["reconstruction"],
-                 "spectrum": terms["spectrum"], "contrastive": terms["contrastive"], "discrepancy": terms["high"]}
-        return loss_time + loss_frequency, {key: value.detach() for key, value in stats.items()}
+        losses = self.losses(batch)
+        stats = {"loss_time": losses["loss_T"], "loss_frequency": losses["loss_F"],
+                 "reconstruction": losses["recon_loss_t"], "spectrum": losses["recon_loss_f"],
+                 "contrastive": losses["loss_cl"], "discrepancy": losses["high_loss"]}
+        return losses["loss_T"] + losses["loss_F"], {key: value.detach() for key, value in stats.items()}
 
     def _window_losses(self, batch: torch.Tensor) -> torch.Tensor:
         generator = torch.Generator(device=self.device).manual_seed(self.seed)
