@@ -183,3 +183,76 @@ def test_transmamba_equals_the_release():
     check_gradients(model, losses["loss_T"], arrays, config, "grad_phase1")
     check_gradients(model, losses["loss_F"], arrays, config, "grad_phase2")
     check_gradients(model, losses["loss_T"] + losses["loss_F"], arrays, config, "grad")
+
+
+def build_slmr(arrays: dict[str, np.ndarray], config: dict, **flags):
+    kw = config["constructor_kwargs"]
+    return build("slmr", arrays, kw["inplanes"], win_size=kw["window"], planes=kw["planes"], groups=kw["groups"],
+                 scales=kw["scales"], gru_hidden=kw["gru_hid_dim"], fc_hidden=kw["fc_hid_dim"],
+                 recon_hidden=kw["recon_hid_dim"], dropout=0.0, gamma=config["scoring_settings"]["gamma"],
+                 mask_ratio=config["training_settings"]["mask_ratio"], **flags)
+
+
+def test_slmr_with_default_settings_equals_the_release():
+    arrays, config = golden("slmr")
+    model = build_slmr(arrays, config)
+    win = config["constructor_kwargs"]["window"]
+    x = torch.as_tensor(arrays["input"])
+    model.network.eval()
+    forecast, reconstruction, h_end = model.network.forward_with_state(x)
+    assert_equal(forecast, arrays["out/forecast"], "forecast")
+    assert_equal(reconstruction, arrays["out/reconstruction"], "reconstruction")
+    assert_equal(h_end, arrays["aux/h_end"], "h_end")
+    assert_equal(model.network.decoder_input(h_end), arrays["aux/decoder_input"], "decoder_input")
+    assert_equal(model.score(arrays["series"])[win:], arrays["score"], "score")
+
+    model.network.train()
+    windows = torch.cat([x, torch.as_tensor(arrays["target"])], dim=1)
+    keep = torch.as_tensor(arrays["mask"])
+    assert_equal(windows[:, :-1] * keep, arrays["input_masked"], "input_masked")
+    train_forecast, train_reconstruction, train_h_end = model.network.forward_with_state(windows[:, :-1] * keep)
+    assert_equal(train_forecast, arrays["out/train_forecast"], "train_forecast")
+    assert_equal(train_reconstruction, arrays["out/train_reconstruction"], "train_reconstruction")
+    assert_equal(train_h_end, arrays["aux/train_h_end"], "train_h_end")
+    for official, value in group(arrays, "buffer_after_step").items():
+        if not model.official_keys.is_not_built(official):
+            ours = dict(model.network.named_buffers())[model.official_keys.our_key(official)]
+            assert_equal(ours.double(), value, f"buffer after the step: {official}")
+
+    model.load_official_state_dict(group(arrays, "param"))  # running statistics as before the step
+    losses = model.losses(windows, keep)
+    for name in ("forecast_loss", "recon_loss", "loss"):
+        assert_equal(losses[name], arrays[f"loss/{name}"], name)
+    check_gradients(model, losses["loss"], arrays, config, "grad")
+
+
+@pytest.mark.parametrize("flag", [{"decoder_input": "repeated"}, {"half_order": "even_positions_first"}])
+def test_slmr_paper_intent_flags_depart_from_the_release(flag):
+    """Each flag changes what it names: the decoder input changes every score; the half order
+    changes only the BatchNorm running statistics of a training forward."""
+    arrays, config = golden("slmr")
+    win = config["constructor_kwargs"]["window"]
+    model = build_slmr(arrays, config, **flag)
+    if "decoder_input" in flag:
+        assert np.abs(model.score(arrays["series"])[win:] - arrays["score"]).max() > 1e-3
+    else:
+        assert_equal(model.score(arrays["series"])[win:], arrays["score"], "eval-mode score")
+        model.network.train()
+        model.network(torch.as_tensor(arrays["input_masked"]))
+        drift = model.network.norm_out.running_mean.numpy() - arrays["buffer_after_step/bn3.running_mean"]
+        assert np.abs(drift).max() > 1e-6
+
+
+def test_official_checkpoint_errors_name_the_key(tmp_path):
+    arrays, config = golden("slmr")
+    state = {key: torch.as_tensor(value) for key, value in group(arrays, "param").items()}
+    model = build_slmr(arrays, config)
+    path = tmp_path / "slmr.pt"
+    torch.save(state, path)
+    model.load_official_state_dict(path)  # a file saved by the official code's torch.save
+    with pytest.raises(OfficialCheckpointError, match="not_a_key"):
+        model.load_official_state_dict({**state, "not_a_key": torch.zeros(1)})
+    with pytest.raises(OfficialCheckpointError, match="gru.weight_ih_l0"):
+        model.load_official_state_dict({key: value for key, value in state.items() if key != "gru.weight_ih_l0"})
+    with pytest.raises(OfficialCheckpointError, match="shape"):
+        model.load_official_state_dict({**state, "conv1.weight": torch.zeros(3, 3, 1)})

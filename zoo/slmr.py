@@ -13,7 +13,16 @@ What is the paper's/code's (kept):
   adds the raw input of the other parity, then MaxPool -> shared BN(C) -> ReLU; interleave back.
 * SE feature attention (avg-pool over time, Conv1d k3 C->C//16 -> ReLU -> Conv1d k3 -> sigmoid).
 * GRU(C->150) encoder; forecast head Linear(150->150)-ReLU-Dropout(0.3)-Linear(->out) for the next
-  step; reconstruction head: the last hidden state repeated W times -> GRU(150) -> Linear(->out).
+  step; reconstruction head: GRU(150) -> Linear(->out) over W steps fed from the last hidden state.
+* The reconstruction GRU's input is the release's `h_end.repeat_interleave(W, dim=1).view(B, W, -1)`:
+  step t receives entries t*H ... (t+1)*H-1 of h_end with each component repeated W times, not h_end
+  itself (`decoder_input="interleaved"`, default). The evident intent, h_end at every step (what the
+  paper's figure and the name "repeat" suggest), is `decoder_input="repeated"`.
+* The shared block and BatchNorms see the odd positions (x[..., 1::2], the release's "even") first,
+  then the even positions; in train mode each BatchNorm updates its running statistics once per
+  half in that order, so the running statistics, and the scores after training, depend on it
+  (`half_order="odd_positions_first"`, default; `"even_positions_first"` is the other order).
+  With both defaults the model equals the release to 1e-9 in float64 (`tests/test_fidelity.py`).
 * Training masking: per feature a geometric Markov mask (ratio 0.03, mean masked run 3, as in
   Zerveas et al.'s `geom_noise_mask_single`), masked entries set to 0; targets unmasked.
 * Loss RMSE(forecast) + RMSE(reconstruction); Adam(1e-3), no schedule; batch 256; 10 epochs (README).
@@ -32,7 +41,7 @@ What is ours:
   (deterministic; the release masks validation windows too, which only affects its printout).
 * SE bottleneck max(1, C//16) channels (C < 16 would give zero channels); no `score.npy` side
   effect; the interleave buffer is fully overwritten (no randn); the unused `downsample` branch is
-  not built. No robust score scaling, no EWMA (release defaults: off).
+  not built (`official_keys` skips it when loading an official checkpoint). No robust score scaling, no EWMA (release defaults: off).
 * The MSL/SMAP channel-seam zeroing and per-channel min-max of scores (`adjust_anomaly_scores`) are
   not this model's job: the model returns raw scores, and the evaluation applies the registered
   `entity-minmax` post-processing where `search_spaces/slmr.yaml` (`protocol_settings`) says so,
@@ -61,8 +70,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..datasets.windows import Windows, points_from_window_ends, sliding_windows
+from .at_family import check_choice
 from .base import ModelConfigError, TorchWindowConfig, TorchWindowDetector
+from .official import OfficialKeyMap
 from .registry import register
+
+DECODER_INPUTS = ("interleaved", "repeated")
+HALF_ORDERS = ("odd_positions_first", "even_positions_first")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,12 +99,16 @@ class SLMRConfig(TorchWindowConfig):
     mask_mean_run: float = 3.0
     gamma: float = 0.8
     target_channels: tuple[int, ...] = ()
+    decoder_input: str = "interleaved"
+    half_order: str = "odd_positions_first"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "target_channels", tuple(self.target_channels))
 
     def validate(self) -> None:
         super().validate()
+        check_choice("decoder_input", self.decoder_input, DECODER_INPUTS)
+        check_choice("half_order", self.half_order, HALF_ORDERS)
         if self.win_size % 2:
             raise ModelConfigError(f"win_size (the lookback) must be even for the even/odd split, got {self.win_size}")
         width = self.groups * self.planes
@@ -167,6 +185,8 @@ class SLMRNetwork(nn.Module):
     def __init__(self, n_channels: int, out_dim: int, config: SLMRConfig):
         super().__init__()
         self.win_size = config.win_size
+        self.decoder_mode = config.decoder_input
+        self.half_order = config.half_order
         self.residual = MultiScaleResidual(n_channels, config)
         self.norm_out = nn.BatchNorm1d(n_channels)
         squeeze = max(1, n_channels // config.se_reduction)
@@ -184,18 +204,36 @@ class SLMRNetwork(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x [B, W, C] -> (next-step forecast [B, out], reconstruction [B, W, out])."""
+        forecast, reconstruction, _ = self.forward_with_state(x)
+        return forecast, reconstruction
+
+    def forward_with_state(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(forecast, reconstruction, the encoder GRU's last hidden state h_end [B, gru_hidden])."""
         channels_first = x.transpose(1, 2)
-        first, second = channels_first[..., 0::2], channels_first[..., 1::2]
-        first_out = self.residual(first, extra_pool=True) + second
-        second_out = self.residual(second, extra_pool=False) + first
-        first_out = F.relu(self.norm_out(_pool(first_out)))
-        second_out = F.relu(self.norm_out(_pool(second_out)))
-        merged = torch.stack([first_out, second_out], dim=-1).flatten(-2)
+        even, odd = channels_first[..., 0::2], channels_first[..., 1::2]  # 0-based positions
+        # Each half runs the shared block (and so its BatchNorms) in turn: in train mode the
+        # running statistics are updated once per half, in this order.
+        order = ("odd", "even") if self.half_order == "odd_positions_first" else ("even", "odd")
+        halves = {}
+        for half in order:
+            own, other = (even, odd) if half == "even" else (odd, even)
+            mixed = self.residual(own, extra_pool=half == "even") + other
+            halves[half] = F.relu(self.norm_out(_pool(mixed)))
+        merged = torch.stack([halves["even"], halves["odd"]], dim=-1).flatten(-2)
         merged = merged * self.se(merged)
         _, hidden = self.gru(merged.transpose(1, 2))
         h_end = hidden[-1]
-        decoded, _ = self.recon_gru(h_end.unsqueeze(1).expand(-1, self.win_size, -1))
-        return self.forecast(h_end), self.recon_out(decoded)
+        decoded, _ = self.recon_gru(self.decoder_input(h_end))
+        return self.forecast(h_end), self.recon_out(decoded), h_end
+
+    def decoder_input(self, h_end: torch.Tensor) -> torch.Tensor:
+        """The reconstruction GRU's input [B, W, H] from h_end [B, H]: "interleaved" (the release's
+        `h_end.repeat_interleave(W, dim=1).view(B, W, -1)`: step t gets entries t*H ... (t+1)*H-1 of
+        h_end with each component repeated W times) or "repeated" (h_end at every step, the intent)."""
+        batch = h_end.shape[0]
+        if self.decoder_mode == "interleaved":
+            return h_end.repeat_interleave(self.win_size, dim=1).view(batch, self.win_size, -1)
+        return h_end.unsqueeze(1).expand(-1, self.win_size, -1)
 
 
 @register
@@ -205,6 +243,29 @@ class SLMR(TorchWindowDetector):
     name = "slmr"
     display_name = "SLMR"
     Config = SLMRConfig
+
+    #: qiumiao30/SLMR's `Res2NetBottleneck.state_dict()` names -> ours; `downsample.*` is built by
+    #: the release and never used, and is not built here.
+    official_keys = OfficialKeyMap(
+        repository="qiumiao30/SLMR",
+        commit="9fb39f8a5699481945c144551e076a9a4d81c6d5",
+        rules=(
+            (r"conv1\.weight", r"residual.conv_in.weight"),
+            (r"bn1\.(\w+)", r"residual.norm_in.\1"),
+            (r"conv2\.(\d+)\.weight", r"residual.convs.\1.weight"),
+            (r"bn2\.(\d+)\.(\w+)", r"residual.norms.\1.\2"),
+            (r"conv3\.weight", r"residual.conv_out.weight"),
+            (r"bn3\.(\w+)", r"norm_out.\1"),
+            (r"se\.fc1\.(weight|bias)", r"se.1.\1"),
+            (r"se\.fc2\.(weight|bias)", r"se.3.\1"),
+            (r"gru\.(\w+)", r"gru.\1"),
+            (r"forecasting_model\.layers\.0\.(weight|bias)", r"forecast.0.\1"),
+            (r"forecasting_model\.layers\.1\.(weight|bias)", r"forecast.3.\1"),
+            (r"recon_model\.decoder\.rnn\.(\w+)", r"recon_gru.\1"),
+            (r"recon_model\.fc\.(weight|bias)", r"recon_out.\1"),
+        ),
+        not_built=(r"downsample\..*",),
+    )
 
     def _build_network(self) -> nn.Module:
         if any(c >= self.n_channels for c in self.config.target_channels):
@@ -234,17 +295,21 @@ class SLMR(TorchWindowDetector):
 
     def _training_step(self, batch: torch.Tensor) -> dict[str, float]:
         """batch [B, W+1, C]: the masked first W points predict the next point and themselves."""
-        inputs, targets = batch[:, :-1], batch[:, :, self.targets]
-        keep = geometric_keep_mask(*inputs.shape, self.config.mask_ratio, self.config.mask_mean_run).to(self.device)
-        forecast, reconstruction = self.network(inputs * keep)
+        keep = geometric_keep_mask(batch.shape[0], self.config.win_size, self.n_channels,
+                                   self.config.mask_ratio, self.config.mask_mean_run).to(self.device)
+        losses = self.losses(batch, keep)
+        self._optimise(losses["loss"])
+        return {"train_loss": losses["loss"].item(), "forecast_rmse": losses["forecast_loss"].item(),
+                "reconstruction_rmse": losses["recon_loss"].item()}
+
+    def losses(self, batch: torch.Tensor, keep: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The release's loss terms (`Trainer.fit`) for windows [B, W+1, C] and a keep-mask [B, W, C]:
+        forecast_loss = RMSE of the next point, recon_loss = RMSE of the unmasked window, loss = sum."""
+        targets = batch[:, :, self.targets]
+        forecast, reconstruction = self.network(batch[:, :-1] * keep)
         forecast_loss = F.mse_loss(forecast, targets[:, -1]).sqrt()
-        reconstruction_loss = F.mse_loss(reconstruction, targets[:, :-1]).sqrt()
-        self._optimise(forecast_loss + reconstruction_loss)
-        return {
-            "train_loss": (forecast_loss + reconstruction_loss).item(),
-            "forecast_rmse": forecast_loss.item(),
-            "reconstruction_rmse": reconstruction_loss.item(),
-        }
+        recon_loss = F.mse_loss(reconstruction, targets[:, :-1]).sqrt()
+        return {"forecast_loss": forecast_loss, "recon_loss": recon_loss, "loss": forecast_loss + recon_loss}
 
     def _window_losses(self, batch: torch.Tensor) -> torch.Tensor:
         """Per-window RMSE_f + RMSE_r on unmasked windows [B, W+1, C]."""
