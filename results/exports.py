@@ -51,7 +51,8 @@ def long_records(selections: list[Selection]) -> pd.DataFrame:
             last = trial.last
             trial_base = {**base, "experiment": trial.experiment, "trial": trial.trial_dir.name,
                           "trial_id": trial.trial_id, "role": "seed_repeat" if trial.seed_repeat else "selected",
-                          "seed": trial.seed, "epochs": last.get("epoch"), "anomaly_ratio": last.get("anomaly_ratio")}
+                          "seed": trial.seed, "epochs": last.get("epoch"), "anomaly_ratio": last.get("anomaly_ratio"),
+                          "reported_epoch": trial.reported_epoch_reason}
             for section, values in last.items():
                 if not isinstance(values, dict) or section == "config":
                     continue
@@ -74,7 +75,8 @@ def trial_table(selections: list[Selection]) -> pd.DataFrame:
         for trial in selection.trials:
             rows.append({
                 "experiment": trial.experiment, "trial": trial.trial_dir.name, "status": trial.status,
-                "epochs": len(trial.epochs), "seed": trial.seed, "seed_repeat": trial.seed_repeat,
+                "epochs": len(trial.epochs), "reported_epoch": trial.last.get("epoch"),
+                "reported_because": trial.reported_epoch_reason, "seed": trial.seed, "seed_repeat": trial.seed_repeat,
                 "selected": trial is selection.best, "in_tables": any(trial is t for t in selection.reported),
                 "objective": selection.objective["name"],
                 "objective_value": objective_value(trial, selection.objective["metric"]),

@@ -88,8 +88,11 @@ def selection_notes(selections: list[Selection]) -> list[str]:
         return []
     objective = _per_model(selections, lambda s: f"{s.objective['name']} ({s.objective['description']})")
     stopping = _per_model(selections, lambda s: str(s.meta.get("early_stopping", "not recorded")))
-    notes = [f"Configuration per cell: the trial with the best objective at its last epoch; objective: {objective}.",
-             f"Early stopping: {stopping}."]
+    notes = [f"Configuration per cell: the trial with the best objective at its reported epoch; objective: {objective}.",
+             f"Early stopping: {stopping}.",
+             "Reported epoch per cell: " + "; ".join(
+                 f"{short_name(s.display_name)} on {s.dataset}: {t.reported_epoch_reason}"
+                 for s in selections for t in s.reported[:1]) + "."]
     processed = [s for s in selections if s.score_postprocessing != "none"]
     if processed:
         where = "; ".join(f"{short_name(s.display_name)} on {s.dataset}: {s.score_postprocessing}" for s in processed)
@@ -97,7 +100,7 @@ def selection_notes(selections: list[Selection]) -> list[str]:
                      f"{where} (entity-minmax: entity seams ±19 points zeroed, scores min-max scaled per entity).")
     seeded = [s for s in selections if len(s.seed_trials) >= MIN_SEEDS]
     if not seeded:
-        notes.append("Each number is the selected trial's last epoch (one seed; no seed repeats).")
+        notes.append("Each number is the selected trial's reported epoch (one seed; no seed repeats).")
         return notes
     counts = _distinct(len(s.reported) for s in seeded)
     where = (f"n = {counts[0]} seeds for every such cell" if len(counts) == 1 else

@@ -40,9 +40,37 @@ class TrialRecord:
         return "TERMINATED" if self.epochs else "NO_RESULT"
 
     @property
-    def last(self) -> dict[str, Any]:
-        """The last epoch's report (empty when the trial reported nothing)."""
+    def final(self) -> dict[str, Any]:
+        """The report of the last epoch trained (empty when the trial reported nothing)."""
         return self.epochs[-1] if self.epochs else {}
+
+    @property
+    def last(self) -> dict[str, Any]:
+        """The report the tables use: the epoch the final report names as `reported_epoch` (under
+        early stopping the best monitored epoch, restored), else the final report."""
+        final = self.final
+        wanted = final.get("reported_epoch", final.get("epoch"))
+        return next((r for r in reversed(self.epochs) if r.get("epoch") == wanted), final)
+
+    @property
+    def reported_epoch_reason(self) -> str:
+        """Which epoch the tables report for this trial, and why."""
+        report, final = self.last, self.final
+        stopping = report.get("early_stopping")
+        if not report:
+            return "no report"
+        if not isinstance(stopping, dict):
+            return f"epoch {report.get('epoch')}: the last epoch trained (no early stopping)"
+        rule = f"lowest {stopping['split']} loss, patience {stopping['patience']}, min_delta {stopping['min_delta']}"
+        reason = (final.get("early_stopping") or {}).get("stop_reason") or stopping.get("stop_reason")
+        if reason == "patience":
+            ended = f"stopped early after epoch {final.get('epoch')}"
+        elif reason == "planned_epochs":
+            ended = f"all {final.get('epochs_planned')} planned epochs trained"
+        else:
+            ended = f"the trial ended after epoch {final.get('epoch')} (ASHA, a budget or an interruption)"
+        restored = ", restored" if stopping.get("restored") else ""
+        return f"epoch {report.get('epoch')}{restored}: {rule}; {ended}"
 
     @property
     def trial_id(self) -> str:
@@ -61,9 +89,11 @@ class TrialRecord:
 
     @property
     def ran_every_epoch(self) -> bool:
-        """Whether the last report is the last planned epoch (not stopped early or interrupted)."""
-        last = self.last
-        return self.status == "TERMINATED" and last.get("epoch", 0) >= last.get("epochs_planned", float("inf"))
+        """Whether the trial finished its training: the last planned epoch was reported, or early
+        stopping ended it (not ASHA, a budget or an interruption)."""
+        final = self.final
+        stopped = any((r.get("early_stopping") or {}).get("stop_reason") == "patience" for r in self.epochs)
+        return self.status == "TERMINATED" and (stopped or final.get("epoch", 0) >= final.get("epochs_planned", float("inf")))
 
     def stored_scores(self) -> tuple[Path, dict[str, Any]] | None:
         """The last kept checkpoint's `scores.npz` and the report of that same epoch, if both exist."""

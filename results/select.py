@@ -86,7 +86,7 @@ def short_name(display_name: str) -> str:
 
 
 def objective_value(trial: TrialRecord, metric: str) -> float | None:
-    """The objective at the trial's last epoch, or None when it has none."""
+    """The objective at the trial's reported epoch (`TrialRecord.last`), or None when it has none."""
     value = flat_value(trial.last, metric)
     if trial.status != "TERMINATED" or isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -94,7 +94,7 @@ def objective_value(trial: TrialRecord, metric: str) -> float | None:
 
 
 def best_trial(trials: list[TrialRecord], objective: dict[str, Any]) -> TrialRecord | None:
-    """The finished trial with the best objective at its last epoch (first one on ties)."""
+    """The finished trial with the best objective at its reported epoch (first one on ties)."""
     scored = [(objective_value(t, objective["metric"]), t) for t in trials]
     scored = [(v, t) for v, t in scored if v is not None]
     if not scored:
@@ -104,7 +104,8 @@ def best_trial(trials: list[TrialRecord], objective: dict[str, Any]) -> TrialRec
 
 
 def finished_repeats(trials: list[TrialRecord]) -> tuple[TrialRecord, ...]:
-    """Seed repeats that ran every planned epoch, one per seed (the first of duplicated seeds)."""
+    """Seed repeats that finished training (every planned epoch, or stopped by patience), one per
+    seed (the first of duplicated seeds)."""
     by_seed: dict[Any, TrialRecord] = {}
     for trial in trials:
         if trial.ran_every_epoch:

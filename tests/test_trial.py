@@ -89,3 +89,75 @@ def test_an_untrained_copy_is_scored_once_straight_after_initialisation(data):
     np.testing.assert_allclose(artifacts["scores"]["test"], fresh.score(data.test), rtol=1e-6)
     trained = _collect(CONFIG, data, TrialSettings("mlp_autoencoder", "synthetic", seed=4, max_windows_per_epoch=512))
     assert trained[-1][0]["val_loss"] < metrics["val_loss"]
+
+
+def test_patience_stops_on_a_plateau_and_restores_the_best_epoch(data):
+    """min_delta larger than any change makes every epoch after the first a bad one: with patience
+    2 training ends after epoch 3 of 6, and epoch 1's state is restored, rescored and reported."""
+    config = {**CONFIG, "epochs": 6, "patience": 2, "min_delta": 1e9}
+    reports = _collect(config, data, TrialSettings("mlp_autoencoder", "synthetic", max_windows_per_epoch=256))
+    assert [m["epoch"] for m, _ in reports] == [1, 2, 3, 1]
+    stops = [m["early_stopping"] for m, _ in reports]
+    assert [s["bad_epochs"] for s in stops[:3]] == [0, 1, 2]
+    assert [s["stop_reason"] for s in stops] == [None, None, "patience", "patience"]
+    assert all(m["reported_epoch"] == 1 for m, _ in reports) and stops[0]["split"] == "val"
+    (first, first_artifacts), (restored, restored_artifacts) = reports[0], reports[-1]
+    assert stops[-1]["restored"] is True and stops[-1]["stopped_after_epoch"] == 3
+    assert restored["val_loss"] == first["val_loss"] and restored["at_compat"] == first["at_compat"]
+    for split in ("train", "val", "test"):
+        np.testing.assert_array_equal(restored_artifacts["scores"][split], first_artifacts["scores"][split])
+    assert not np.array_equal(reports[2][1]["scores"]["test"], first_artifacts["scores"]["test"])
+    # a resume from the restored report's state trains nothing more and reports the best epoch again
+    again = _collect(config, data, TrialSettings("mlp_autoencoder", "synthetic", max_windows_per_epoch=256),
+                     state=restored_artifacts["state"])
+    assert [m["epoch"] for m, _ in again] == [1] and again[0][0]["val_loss"] == first["val_loss"]
+
+
+def test_improving_runs_train_every_planned_epoch(data):
+    reports = _collect({**CONFIG, "patience": 1, "min_delta": 0.0}, data,
+                       TrialSettings("mlp_autoencoder", "synthetic", max_windows_per_epoch=512))
+    assert [m["epoch"] for m, _ in reports] == [1, 2, 3]
+    assert reports[-1][0]["early_stopping"]["stop_reason"] == "planned_epochs"
+    assert reports[-1][0]["reported_epoch"] == 3
+
+
+def test_resuming_in_the_middle_of_a_patience_run_reproduces_it(data):
+    config = {**CONFIG, "epochs": 5, "patience": 2, "min_delta": 1e9}
+    settings = TrialSettings("mlp_autoencoder", "synthetic", max_windows_per_epoch=256, seed=1)
+    straight = _collect(config, data, settings)
+    resumed = _collect(config, data, settings, state=straight[1][1]["state"])
+    assert [m["epoch"] for m, _ in resumed] == [3, 1]
+    assert resumed[-1][0]["val_loss"] == straight[-1][0]["val_loss"]
+
+
+def test_the_monitored_split_follows_the_protocol():
+    from tsadbench.tuning.early_stopping import EarlyStopping, monitored_split
+    from tsadbench.zoo import get_model
+
+    transmamba, at, autoencoder = (get_model(n) for n in ("transmamba", "anomaly_transformer", "mlp_autoencoder"))
+    assert monitored_split(at, "MSL", "paper") == "test" and monitored_split(at, "MSL", "clean") == "val"
+    assert monitored_split(transmamba, "SMD/machine-1-1", "paper") == "val"
+    assert monitored_split(transmamba, "PSM", "paper") == "test"
+    assert monitored_split(autoencoder, "PSM", "paper") == "val"
+    rule = EarlyStopping(patience=2, min_delta=0.001, split="val")
+    model = type("Stub", (), {"state_dict": lambda self: {}})()
+    for epoch, loss in enumerate((1.0, 0.9995, 0.998, 0.9975, 0.9971), start=1):
+        rule.update(epoch, loss, model, {})
+    # 0.9995 and 0.9975 improve by less than min_delta; 0.998 improves on 1.0 by 0.002
+    assert (rule.best_epoch, rule.best_loss, rule.stop_reason) == (3, 0.998, "patience")
+    ties = EarlyStopping(patience=1, min_delta=0.0, split="test")
+    ties.update(1, 0.5, model, {})
+    ties.update(2, 0.5, model, {})  # the releases count an equal loss as an improvement (delta 0)
+    assert ties.best_epoch == 2 and ties.stop_reason is None
+    with pytest.raises(ModelConfigError, match="patience >= 1"):
+        EarlyStopping(patience=0, min_delta=0.0, split="val")
+
+
+def test_the_at_family_recipe_stops_on_the_test_split_under_the_paper_protocol(data):
+    config = {"win_size": 16, "d_model": 8, "n_heads": 1, "e_layers": 1, "d_ff": 8, "batch_size": 32,
+              "epochs": 2, "min_delta": 1e9}
+    settings = TrialSettings("anomaly_transformer", "synthetic", max_windows_per_epoch=64, protocol_mode="paper")
+    reports = _collect(config, data, settings)
+    stop = reports[-1][0]["early_stopping"]
+    assert (stop["split"], stop["patience"]) == ("test", 3)  # AT's recipe, the test split as solver.py
+    assert [m["epoch"] for m, _ in reports] == [1, 2, 1] and stop["restored"] is True

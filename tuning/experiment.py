@@ -27,6 +27,7 @@ from ..search_spaces import SearchSpace
 from ..zoo import get_model
 from ..zoo.plugins import PluginBundle
 from .objectives import Objective
+from .early_stopping import describe as describe_early_stopping
 from .trainable import tsad_trainable
 from .trial import TrialSettings
 
@@ -70,7 +71,7 @@ class ExperimentPlan:
 
     @property
     def max_epochs(self) -> int:
-        """The most epochs a trial of this experiment can run (ASHA's max_t)."""
+        """The most epochs a trial of this experiment can run (ASHA's max_t is one more, see `_new_tuner`)."""
         if "epochs" in self.space.params:
             most = int(self.space.params["epochs"].high)
         else:
@@ -113,7 +114,8 @@ def _metadata(plan: ExperimentPlan) -> dict[str, Any]:
         "threshold_protocol": plan.threshold_protocol,
         "objective": dataclasses.asdict(plan.objective),
         "early_stopping": f"ASHA on {plan.objective.metric} ({plan.objective.split} split), "
-                          f"grace {min(ASHA_GRACE_EPOCHS, plan.max_epochs)} epochs, max {plan.max_epochs}",
+                          f"grace {min(ASHA_GRACE_EPOCHS, plan.max_epochs)} epochs, max {plan.max_epochs}; "
+                          + _patience(plan),
         "num_samples": plan.num_samples,
         "max_concurrent": plan.max_concurrent,
         "resources": plan.resources,
@@ -125,6 +127,11 @@ def _metadata(plan: ExperimentPlan) -> dict[str, Any]:
         "code_version": _code_version(),
         "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def _patience(plan: ExperimentPlan) -> str:
+    return describe_early_stopping(get_model(plan.settings.model), plan.settings.dataset, plan.protocol_mode,
+                                   plan.space.fixed)
 
 
 def _trial_dirname(trial: Any) -> str:
@@ -141,7 +148,9 @@ def _new_tuner(plan: ExperimentPlan, trainable: Any, callbacks: Sequence[tune.Ca
         study_name=plan.name,
         storage=JournalStorage(JournalFileBackend(str(plan.path / OPTUNA_JOURNAL))),
     )
-    scheduler = ASHAScheduler(time_attr="training_iteration", max_t=plan.max_epochs,
+    # max_t is one past the last epoch: a trial whose best epoch is not its last reports the
+    # restored best epoch once more (iteration max_epochs + 1), which ASHA must not cut away.
+    scheduler = ASHAScheduler(time_attr="training_iteration", max_t=plan.max_epochs + 1,
                               grace_period=min(ASHA_GRACE_EPOCHS, plan.max_epochs), reduction_factor=2)
     return tune.Tuner(
         trainable,
@@ -265,14 +274,15 @@ def _run_fixed_configs(plan: ExperimentPlan, data_ref: Any, callbacks: Sequence[
 
 
 def run_seed_repeats(plan: ExperimentPlan, data_ref: Any, callbacks: Sequence[tune.Callback] = ()) -> ExperimentOutcome:
-    """Retrain the experiment's best configuration with seeds 0..N-1, every one to its full epochs
-    (no searcher, no early stopping), in the experiment folder `<name>__seeds`."""
+    """Retrain the experiment's best configuration with seeds 0..N-1 (no searcher, no ASHA; the
+    recipe's patience still applies, as in the release), in the experiment folder `<name>__seeds`."""
     seeds = list(range(plan.seeds))
 
     def variant(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         return ({**config, "seed": tune.grid_search(seeds), "seed_repeat": True},
                 {"seeds": seeds, "seed_repeat_of": plan.name, "best_config": config,
-                 "early_stopping": f"none: every seed trains {config.get('epochs', 1)} epoch(s)"})
+                 "early_stopping": f"no ASHA: every seed trains up to {config.get('epochs', 1)} epoch(s); "
+                                   + _patience(plan)})
 
     return _run_fixed_configs(plan, data_ref, callbacks, SEEDS_SUFFIX, variant, plan.seeds)
 

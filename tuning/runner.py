@@ -210,7 +210,7 @@ def plan_grid(request: GridRequest) -> GridPlan:
                                      max_windows_per_epoch=request.max_windows_per_epoch or grid.max_windows_per_epoch,
                                      cpus=resources["cpu"], protocols=protocols,
                                      score_postprocessing=evaluation.pop("score_postprocessing", "none"),
-                                     protocol_options=evaluation)
+                                     protocol_options=evaluation, protocol_mode=mode.name)
             dataset_space = _apply_fixed(space, space.paper_point(name), allowed) if grid.paper_settings else space
             experiments.append(ExperimentPlan(
                 settings=settings,

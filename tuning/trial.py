@@ -16,8 +16,9 @@ from ..datasets.preprocessing import PreparedData
 from ..evaluation import evaluate, postprocess_scores, threshold_free_metrics
 from ..zoo import get_model
 from ..zoo.base import AnomalyDetector, ModelConfigError
+from .early_stopping import EarlyStopping, monitored_split
 
-RUN_KEYS = ("epochs", "anomaly_ratio", "seed", "seed_repeat", "untrained")
+RUN_KEYS = ("epochs", "anomaly_ratio", "seed", "seed_repeat", "untrained", "patience", "min_delta")
 DEFAULT_PROTOCOLS = ("at-compat", "best-f1")
 
 Report = Callable[[dict[str, Any], dict[str, Any]], None]
@@ -28,7 +29,8 @@ class TrialSettings:
     """What the orchestrator decides for every trial of an experiment (not tuned); a config key
     `seed` (set by seed repeats) overrides `seed`. `protocol_options` (pot_q, pot_level,
     epsilon_reg_level) and `score_postprocessing` are the repository's evaluation settings for
-    this dataset, from the model's search-space file."""
+    this dataset, from the model's search-space file. `protocol_mode` decides which split early
+    stopping monitors (`early_stopping.monitored_split`)."""
 
     model: str
     dataset: str
@@ -39,6 +41,7 @@ class TrialSettings:
     protocols: tuple[str, ...] = DEFAULT_PROTOCOLS
     protocol_options: dict[str, float] = dataclasses.field(default_factory=dict)
     score_postprocessing: str = "none"
+    protocol_mode: str = "clean"
 
 
 def split_config(config: dict[str, Any], model_cls: type[AnomalyDetector]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -86,6 +89,19 @@ def evaluate_epoch(scores: dict[str, np.ndarray], labels: np.ndarray, anomaly_ra
     return records
 
 
+def early_stopping_for(model_cls: type[AnomalyDetector], settings: TrialSettings,
+                       run_values: dict[str, Any]) -> EarlyStopping | None:
+    """The trial's early stopping: `patience`/`min_delta` from the config (e.g. `--fix patience=3`),
+    else the model's recipe; None where neither has a patience (every planned epoch is trained)."""
+    recipe = model_cls.recipe
+    patience = run_values.get("patience", recipe.patience if recipe is not None else None)
+    if patience is None:
+        return None
+    min_delta = float(run_values.get("min_delta", recipe.min_delta if recipe is not None else 0.0))
+    split = monitored_split(model_cls, settings.dataset, settings.protocol_mode)
+    return EarlyStopping(int(patience), min_delta, split)
+
+
 def run_trial(config: dict[str, Any], data: PreparedData, settings: TrialSettings, report: Report,
               state: dict[str, Any] | None = None, device: str = "cpu") -> None:
     """Train and evaluate one configuration, reporting after every epoch.
@@ -93,6 +109,13 @@ def run_trial(config: dict[str, Any], data: PreparedData, settings: TrialSetting
     `state` is what an earlier `report` call handed out as `artifacts["state"]`; training then
     continues after the epoch it recorded. A config with `untrained: true` is Kim et al.'s
     (AAAI 2022) untrained copy: the initialised model is scored once, as epoch 0.
+
+    With early stopping (`early_stopping_for`), every epoch's loss on the monitored split is
+    counted; training ends after `patience` epochs without an improvement of `min_delta`, and if
+    the best epoch is not the last one trained, its state is restored, scored again and reported
+    once more under its own epoch number (`early_stopping.restored`). Every report names the
+    epoch the tables use (`reported_epoch`: the best monitored epoch so far, else the epoch itself),
+    so a trial that ASHA or a budget ends earlier is still reported at its best epoch.
     """
     model_cls = get_model(settings.model)
     model_values, run_values = split_config(config, model_cls)
@@ -111,21 +134,52 @@ def run_trial(config: dict[str, Any], data: PreparedData, settings: TrialSetting
     run = {"epochs_planned": epochs, "seed": seed, "anomaly_ratio": float(run_values.get("anomaly_ratio", 1.0))}
     model = model_cls(data.n_channels, model_config, seed=seed, device=device)
     if epochs == 0:
-        _report_epoch(model, data, settings, report, {"epoch": 0, **run}, {}, time.perf_counter())
+        _report_epoch(model, data, settings, report, {"epoch": 0, "reported_epoch": 0, **run}, {},
+                      time.perf_counter())
         return
+    stopping = early_stopping_for(model_cls, settings, run_values)
     first_epoch = 1
     if state is not None:
         model.load_state_dict(state["model"])
         first_epoch = state["epoch"] + 1
+        if state.get("early_stopping") is not None:
+            stopping = EarlyStopping.from_state(state["early_stopping"])
+    last_epoch = first_epoch - 1
     for epoch in range(first_epoch, epochs + 1):
+        if stopping is not None and stopping.stop_reason is not None:
+            break
         started = time.perf_counter()
         train_stats = model.train_epoch(data.train, max_windows=settings.max_windows_per_epoch)
-        _report_epoch(model, data, settings, report, {"epoch": epoch, **run}, train_stats, started)
+        epoch_run: dict[str, Any] = {"epoch": epoch, "reported_epoch": epoch, **run}
+        if stopping is not None:
+            loss = model.validation_loss(data.val if stopping.split == "val" else data.test)
+            stopping.update(epoch, loss, model, train_stats)
+            if epoch == epochs and stopping.stop_reason is None:
+                stopping.stop_reason = "planned_epochs"
+            epoch_run.update(reported_epoch=stopping.best_epoch, early_stopping=stopping.record(loss))
+        _report_epoch(model, data, settings, report, epoch_run, train_stats, started, stopping)
+        last_epoch = epoch
+    if stopping is not None and stopping.stop_reason is not None and stopping.best_epoch != last_epoch:
+        _report_restored(model, data, settings, report, run, stopping, last_epoch)
+
+
+def _report_restored(model: AnomalyDetector, data: PreparedData, settings: TrialSettings, report: Report,
+                     run: dict[str, Any], stopping: EarlyStopping, last_epoch: int) -> None:
+    """Restore the best epoch's state and report its scoring again, as the releases' test loop
+    loads their saved checkpoint; the report carries that epoch's number."""
+    started = time.perf_counter()
+    model.load_state_dict(stopping.best_model)
+    record = {**stopping.record(stopping.best_loss), "restored": True, "stopped_after_epoch": last_epoch}
+    _report_epoch(model, data, settings, report,
+                  {"epoch": stopping.best_epoch, "reported_epoch": stopping.best_epoch, **run, "early_stopping": record},
+                  stopping.best_train_stats, started, stopping, state_epoch=last_epoch)
 
 
 def _report_epoch(model: AnomalyDetector, data: PreparedData, settings: TrialSettings, report: Report,
-                  run: dict[str, Any], train_stats: dict[str, float], started: float) -> None:
-    """Score every split, evaluate, and report the epoch `run["epoch"]` with its artifacts."""
+                  run: dict[str, Any], train_stats: dict[str, float], started: float,
+                  stopping: EarlyStopping | None = None, state_epoch: int | None = None) -> None:
+    """Score every split, evaluate, and report the epoch `run["epoch"]` with its artifacts; the
+    state continues training after `state_epoch` (default: that epoch)."""
     trained = time.perf_counter()
     scores = postprocess_split_scores(
         {"train": model.score(data.train), "val": model.score(data.val), "test": model.score(data.test)},
@@ -138,4 +192,6 @@ def _report_epoch(model: AnomalyDetector, data: PreparedData, settings: TrialSet
         "train_seconds": trained - started,
         "epoch_seconds": time.perf_counter() - started,
     }
-    report(metrics, {"state": {"model": model.state_dict(), "epoch": run["epoch"]}, "scores": scores})
+    state = {"model": model.state_dict(), "epoch": run["epoch"] if state_epoch is None else state_epoch,
+             "early_stopping": None if stopping is None else stopping.state()}
+    report(metrics, {"state": state, "scores": scores})

@@ -124,6 +124,7 @@ class AnomalyTransformer(ATFamilyDetector):
         patience=3, min_delta=0.0,
         monitors="stop when either vali loss1 (rec - k*series) or loss2 (rec + k*prior) fails to improve",
         validation="the test split (solver.py calls vali(self.test_loader))",
+        validation_split={"*": "test"},
         epochs={"SMD": 10, "MSL": 3, "SMAP": 3, "PSM": 3},
         batch_size={"SMD": 256, "MSL": 256, "SMAP": 256, "PSM": 256},
         train_stride={"SMD": 100, "MSL": 1, "SMAP": 1, "PSM": 1},

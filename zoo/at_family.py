@@ -13,21 +13,21 @@ What lives here:
   positions of each window (as every AT repository does), temperature 50 by default;
 * AT's circular-conv token embedding with sinusoidal positions, and its anomaly attention;
 * `ATFamilyDetector`: the common solver (one optimiser step per batch on the model's objective,
-  the learning rate halved after every epoch, the two parameter counts) and `TrainingRecipe`,
-  the parts of each repository's recipe that belong to the orchestrator (patience, epochs).
+  the learning rate halved after every epoch, the two parameter counts) with its `TrainingRecipe`
+  (`base.py`), the parts of each repository's recipe that belong to the orchestrator (patience, epochs).
 """
 from __future__ import annotations
 
 import dataclasses
 import math
 from abc import abstractmethod
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from .base import ModelConfigError, TorchWindowConfig, TorchWindowDetector
+from .base import ModelConfigError, TorchWindowConfig, TorchWindowDetector, TrainingRecipe
 
 KL_EPSILON = 1e-4  # added inside both logarithms (AT solver.py `my_kl_loss`)
 DEFAULT_TEMPERATURE = 50.0  # hard-coded at test time in all three repositories
@@ -170,25 +170,6 @@ class AnomalyAttention(nn.Module):
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainingRecipe:
-    """The parts of a repository's training recipe that the orchestrator, not the model, applies.
-
-    `patience` and `min_delta` are the repository's early stopping (monitored on `monitors`, on the
-    `validation` split); `epochs`, `batch_size` and `train_stride` are per dataset from its scripts.
-    """
-
-    optimiser: str
-    patience: int
-    min_delta: float
-    monitors: str
-    validation: str
-    epochs: Mapping[str, int]
-    batch_size: Mapping[str, int]
-    train_stride: Mapping[str, int]
-    source: str
-
-
-@dataclasses.dataclass(frozen=True)
 class ATFamilyConfig(TorchWindowConfig):
     """Hyperparameters every AT-family model has.
 
@@ -229,7 +210,7 @@ class ATFamilyDetector(TorchWindowDetector):
     in the graph, see `stop_gradient_discrepancies`).
     """
 
-    recipe: ClassVar[TrainingRecipe]
+    recipe: ClassVar[TrainingRecipe | None]
 
     @abstractmethod
     def _objective(self, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 import torch
@@ -49,6 +49,35 @@ class DetectorConfig:
             raise ModelConfigError(f"win_size must be >= 1, got {self.win_size}")
 
 
+@dataclasses.dataclass(frozen=True)
+class TrainingRecipe:
+    """The parts of a repository's training recipe that the orchestrator, not the model, applies.
+
+    `patience` and `min_delta` are the repository's early stopping on the validation loss (an epoch
+    improves when its loss is at most best - min_delta, as the releases' EarlyStopping classes);
+    `validation_split` names, per dataset ("*" for the rest), the split the repository validates
+    on: "test" (label-free but transductive) or "val" (held-out training data); `monitors` and
+    `validation` say it in words. `epochs`, `batch_size` and `train_stride` are per dataset from its
+    scripts.
+    """
+
+    optimiser: str
+    patience: int
+    min_delta: float
+    monitors: str
+    validation: str
+    validation_split: Mapping[str, str]
+    epochs: Mapping[str, int]
+    batch_size: Mapping[str, int]
+    train_stride: Mapping[str, int]
+    source: str
+
+    def monitored_split(self, dataset: str) -> str:
+        """The split the repository validates on for `dataset` ("SMD/machine-1-1" counts as SMD)."""
+        name = dataset.split("/", 1)[0]
+        return self.validation_split.get(name, self.validation_split.get("*", "val"))
+
+
 class AnomalyDetector(ABC):
     """A multivariate anomaly detector trained on (assumed normal) training data."""
 
@@ -57,6 +86,8 @@ class AnomalyDetector(ABC):
     Config: ClassVar[type[DetectorConfig]] = DetectorConfig
     #: False for detectors that learn nothing (their untrained copy would be themselves).
     learns: ClassVar[bool] = True
+    #: The repository's training recipe, where the model follows one (early stopping, epochs).
+    recipe: ClassVar[TrainingRecipe | None] = None
 
     def __init__(self, n_channels: int, config: DetectorConfig, *, seed: int = 0, device: str = "cpu"):
         if n_channels < 1:

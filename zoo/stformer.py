@@ -234,6 +234,7 @@ class STformer(ATFamilyDetector):
         patience=3, min_delta=0.0,
         monitors="stop when either vali loss1 (rec - k*series) or loss2 (rec + k*prior) fails to improve",
         validation="the test split (solver.py calls vali(self.test_loader))",
+        validation_split={"*": "test"},
         epochs={"SMD": 10, "PSM": 3, "MSL": 3, "SMAP": 3},
         batch_size={"SMD": 96, "PSM": 128, "MSL": 64, "SMAP": 80},
         train_stride={"SMD": 100, "PSM": 1, "MSL": 1, "SMAP": 1},

@@ -339,6 +339,7 @@ class TransMamba(ATFamilyDetector):
         patience=5, min_delta=0.001,
         monitors="vali (low - high) + L_F; a bad epoch unless it improves by more than 0.001",
         validation="the test split for PSM, MSL, SMAP and SWaT; the last 20 % of train for SMD",
+        validation_split={"*": "test", "SMD": "val"},
         epochs={"PSM": 100, "MSL": 100, "SMAP": 100, "SMD": 100, "SWaT": 100},
         batch_size={"PSM": 128, "MSL": 128, "SMAP": 128, "SMD": 128, "SWaT": 128},
         train_stride={"PSM": 1, "MSL": 1, "SMAP": 1, "SMD": 1, "SWaT": 1},
