@@ -14,6 +14,8 @@ DEFAULT_PROTOCOL = "at-compat"
 CLEAN_PROTOCOL = "val-percentile"
 ORACLE_SECTION = "best_f1"
 THRESHOLD_FREE = "threshold_free"
+#: The report section of the scores a model offers beside its headline (records.csv column `score`).
+EXTRA_SCORES = "extra_scores"
 
 
 def section_of(protocol: str) -> str:

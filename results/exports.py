@@ -7,7 +7,7 @@ import json
 import pandas as pd
 
 from .aggregate import Table
-from .columns import THRESHOLD_FREE
+from .columns import EXTRA_SCORES, THRESHOLD_FREE
 from .select import Selection, objective_value
 
 
@@ -53,18 +53,21 @@ def long_records(selections: list[Selection]) -> pd.DataFrame:
                           "trial_id": trial.trial_id, "role": "seed_repeat" if trial.seed_repeat else "selected",
                           "seed": trial.seed, "epochs": last.get("epoch"), "anomaly_ratio": last.get("anomaly_ratio"),
                           "reported_epoch": trial.reported_epoch_reason}
-            for section, values in last.items():
-                if not isinstance(values, dict) or section == "config":
-                    continue
-                protocol = values.get("protocol", "threshold-free" if section == THRESHOLD_FREE else section)
-                uses_labels = bool(values.get("uses_test_labels", False))
-                for metric, value in values.items():
-                    if isinstance(value, bool) or not isinstance(value, (int, float)):
+            extra = last.get(EXTRA_SCORES) or {}
+            for score, sections in (("model", last), *extra.items()):
+                for section, values in sections.items():
+                    if not isinstance(values, dict) or section in ("config", EXTRA_SCORES, "early_stopping"):
                         continue
-                    rows.append({**trial_base, "metric": metric, "value": value, "threshold_protocol": protocol,
-                                 "threshold_splits": values.get("threshold_splits", "none"),
-                                 "threshold_uses_test_labels": uses_labels,
-                                 "oracle": uses_labels or selection.objective_uses_test_labels})
+                    protocol = values.get("protocol", "threshold-free" if section == THRESHOLD_FREE else section)
+                    uses_labels = bool(values.get("uses_test_labels", False))
+                    for metric, value in values.items():
+                        if isinstance(value, bool) or not isinstance(value, (int, float)):
+                            continue
+                        rows.append({**trial_base, "score": score, "metric": metric, "value": value,
+                                     "threshold_protocol": protocol,
+                                     "threshold_splits": values.get("threshold_splits", "none"),
+                                     "threshold_uses_test_labels": uses_labels,
+                                     "oracle": uses_labels or selection.objective_uses_test_labels})
     return pd.DataFrame(rows)
 
 

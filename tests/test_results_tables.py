@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.test_results_fakes import FakeTrial, config, random_reports, write_experiment
+from tests.test_results_fakes import FakeTrial, config, random_reports, random_section, write_experiment
 from tsadbench.results.aggregate import Cell, UnmarkedOracleError, aggregate
 from tsadbench.results.cli import main
 from tsadbench.results.marks import ORACLE
@@ -315,3 +315,36 @@ def test_score_postprocessing_is_noted_and_kept_in_the_records(tmp_path):
     records = pd.read_csv(written["records.csv"])
     assert set(records[records.dataset == "SMAP"].score_postprocessing) == {"entity-minmax"}
     assert set(records[records.dataset == "MSL"].score_postprocessing) == {"none"}
+
+
+def test_an_early_stopped_trial_is_reported_at_its_restored_epoch_and_extra_scores_stay_extra(tmp_path):
+    """Reports as `run_trial` writes them: epochs 1-3 with patience 2, then epoch 1 restored; the
+    restored record heads the tables, and the reconstruction-only record appears only in records.csv."""
+    rng = np.random.default_rng(5)
+    reports = random_reports(rng, 3, 6, val_losses=[0.2, 0.3, 0.4])
+    stops = [None, None, "patience"]
+    for epoch, (report, reason) in enumerate(zip(reports, stops), start=1):
+        report["reported_epoch"] = 1
+        report["early_stopping"] = {"split": "test", "patience": 2, "min_delta": 0.0, "monitored_loss": 0.1 * epoch,
+                                    "best_epoch": 1, "best_loss": 0.1, "bad_epochs": epoch - 1, "stop_reason": reason}
+    restored = {**reports[0], "early_stopping": {**reports[0]["early_stopping"], "stop_reason": "patience",
+                                                  "restored": True, "stopped_after_epoch": 3},
+                "extra_scores": {"reconstruction": {"at_compat": random_section(rng, "at_compat"),
+                                                    "threshold_free": random_section(rng, "threshold_free")}}}
+    write_experiment(tmp_path, "anomaly_transformer", "SMD", [FakeTrial("es1", config(rng), [*reports, restored])],
+                     display_name="Anomaly Transformer")
+    (trial,) = read_grid(tmp_path)[1]
+    assert trial.last is not reports[0] and trial.last["early_stopping"]["restored"] is True
+    assert trial.final["epoch"] == 3 and trial.ran_every_epoch
+    written = write_tables(tmp_path)
+    main_table = pd.read_csv(written["main.csv"], header=[0, 1], index_col=0, dtype=str)
+    assert main_table.loc["Anomaly Transformer", ("SMD", "F1")] == f"{100 * restored['at_compat']['pa_f1']:.2f}"
+    trials = pd.read_csv(written["trials.csv"])
+    assert trials.reported_because.iloc[0] == ("epoch 1, restored: lowest test loss, patience 2, min_delta 0.0; "
+                                               "stopped early after epoch 3")
+    records = pd.read_csv(written["records.csv"])
+    extra = records[records.score == "reconstruction"]
+    assert set(extra.threshold_protocol) == {"at-compat", "threshold-free"}
+    headline_auc = records[(records.score == "model") & (records.metric == "roc_auc")].value
+    assert list(headline_auc) == [pytest.approx(restored["threshold_free"]["roc_auc"])]
+    assert "Reported epoch per cell: Anomaly Transformer on SMD: epoch 1, restored" in written["main.md"].read_text()

@@ -1,5 +1,6 @@
 """The Ray-free trial loop: every epoch reported with honest and oracle metrics; resume is exact."""
 import numpy as np
+import torch
 import pytest
 from sklearn.metrics import roc_auc_score
 
@@ -161,3 +162,30 @@ def test_the_at_family_recipe_stops_on_the_test_split_under_the_paper_protocol(d
     stop = reports[-1][0]["early_stopping"]
     assert (stop["split"], stop["patience"]) == ("test", 3)  # AT's recipe, the test split as solver.py
     assert [m["epoch"] for m, _ in reports] == [1, 2, 1] and stop["restored"] is True
+
+
+def test_the_at_family_reports_the_reconstruction_score_beside_the_headline(data):
+    """An extra record with every protocol for the reconstruction error alone; the headline records
+    stay the release's association-weighted score."""
+    from tsadbench.zoo import get_model
+
+    config = {"win_size": 16, "d_model": 8, "n_heads": 1, "e_layers": 1, "d_ff": 8, "batch_size": 32, "epochs": 1}
+    (metrics, artifacts), = _collect(config, data, TrialSettings("anomaly_transformer", "synthetic",
+                                                                 max_windows_per_epoch=64))
+    extra = metrics["extra_scores"]["reconstruction"]
+    assert set(extra) == {"at_compat", "best_f1", "threshold_free"}
+    assert extra["at_compat"]["protocol"] == "at-compat"
+    model_cls = get_model("anomaly_transformer")
+    model = model_cls(data.n_channels, model_cls.Config.from_dict({k: v for k, v in config.items() if k != "epochs"}))
+    model.load_state_dict(artifacts["state"]["model"])
+    scores = model.score_set(data.test)
+    np.testing.assert_allclose(scores["score"], artifacts["scores"]["test"])
+    assert metrics["threshold_free"]["roc_auc"] == pytest.approx(roc_auc_score(data.labels, scores["score"]))
+    assert extra["threshold_free"]["roc_auc"] == pytest.approx(roc_auc_score(data.labels, scores["reconstruction"]))
+    assert extra["threshold_free"]["roc_auc"] != metrics["threshold_free"]["roc_auc"]
+    # per point: the squared error averaged over channels, the factor the release's score weights
+    windows = torch.as_tensor(data.test[:16][None], dtype=torch.float32)
+    with torch.no_grad():
+        reconstruction = model.network(windows)[0]
+    np.testing.assert_allclose(scores["reconstruction"][:16], (windows - reconstruction).pow(2).mean(-1)[0].numpy(),
+                               rtol=1e-5)

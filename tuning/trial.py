@@ -15,7 +15,7 @@ import numpy as np
 from ..datasets.preprocessing import PreparedData
 from ..evaluation import evaluate, postprocess_scores, threshold_free_metrics
 from ..zoo import get_model
-from ..zoo.base import AnomalyDetector, ModelConfigError
+from ..zoo.base import HEADLINE_SCORE, AnomalyDetector, ModelConfigError
 from .early_stopping import EarlyStopping, monitored_split
 
 RUN_KEYS = ("epochs", "anomaly_ratio", "seed", "seed_repeat", "untrained", "patience", "min_delta")
@@ -181,17 +181,27 @@ def _report_epoch(model: AnomalyDetector, data: PreparedData, settings: TrialSet
     """Score every split, evaluate, and report the epoch `run["epoch"]` with its artifacts; the
     state continues training after `state_epoch` (default: that epoch)."""
     trained = time.perf_counter()
-    scores = postprocess_split_scores(
-        {"train": model.score(data.train), "val": model.score(data.val), "test": model.score(data.test)},
-        data, settings.score_postprocessing)
+    score_sets = {split: model.score_set(series) for split, series in
+                  (("train", data.train), ("val", data.val), ("test", data.test))}
+    evaluated = {}
+    for name in score_sets["test"]:
+        scores = postprocess_split_scores({split: values[name] for split, values in score_sets.items()},
+                                          data, settings.score_postprocessing)
+        evaluated[name] = (scores, evaluate_epoch(scores, data.labels, run["anomaly_ratio"], settings.protocols,
+                                                  settings.protocol_options))
+    scores, records = evaluated.pop(HEADLINE_SCORE)
     metrics = {
         **run,
         **train_stats,
         "val_loss": model.validation_loss(data.val),
-        **evaluate_epoch(scores, data.labels, run["anomaly_ratio"], settings.protocols, settings.protocol_options),
+        **records,
         "train_seconds": trained - started,
         "epoch_seconds": time.perf_counter() - started,
     }
+    if evaluated:
+        # Scores a model offers beside its headline (the AT family's reconstruction error alone):
+        # the same protocols, an extra record under `extra_scores`, never in the headline's place.
+        metrics["extra_scores"] = {name: extra for name, (_, extra) in evaluated.items()}
     state = {"model": model.state_dict(), "epoch": run["epoch"] if state_epoch is None else state_epoch,
              "early_stopping": None if stopping is None else stopping.state()}
     report(metrics, {"state": state, "scores": scores})

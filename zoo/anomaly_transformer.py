@@ -12,7 +12,7 @@ from torch import nn
 
 from .at_family import (ATFamilyConfig, ATFamilyDetector, AnomalyAttention, TokenEmbedding, TrainingRecipe,
                         association_scores, check_choice, check_heads, stop_gradient_discrepancies)
-from .base import ModelConfigError
+from .base import HEADLINE_SCORE, ModelConfigError
 from .official import OfficialKeyMap
 from .registry import register
 
@@ -174,9 +174,13 @@ class AnomalyTransformer(ATFamilyDetector):
         terms = self._terms(batch)
         return terms["reconstruction"] - self.config.k * terms["series"]
 
-    def _window_point_scores(self, batch: torch.Tensor) -> torch.Tensor:
+    def _window_score_set(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
         reconstruction, series, prior = self.network(batch)
         squared = (batch - reconstruction).pow(2)
         if self.config.paper_scoring:
-            return association_scores(series, prior, self.config.temperature, "mean") * squared.sum(dim=-1)
-        return association_scores(series, prior, self.config.temperature, "sum") * squared.mean(dim=-1)
+            error = squared.sum(dim=-1)
+            return {HEADLINE_SCORE: association_scores(series, prior, self.config.temperature, "mean") * error,
+                    "reconstruction": error}
+        error = squared.mean(dim=-1)
+        return {HEADLINE_SCORE: association_scores(series, prior, self.config.temperature, "sum") * error,
+                "reconstruction": error}

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .base import ModelConfigError, TorchWindowConfig, TorchWindowDetector, TrainingRecipe
+from .base import HEADLINE_SCORE, ModelConfigError, TorchWindowConfig, TorchWindowDetector, TrainingRecipe
 
 KL_EPSILON = 1e-4  # added inside both logarithms (AT solver.py `my_kl_loss`)
 DEFAULT_TEMPERATURE = 50.0  # hard-coded at test time in all three repositories
@@ -211,6 +211,16 @@ class ATFamilyDetector(TorchWindowDetector):
     """
 
     recipe: ClassVar[TrainingRecipe | None]
+    #: Beside the release's association-weighted score, the reconstruction error alone, per point
+    #: (the model's own squared-error reduction over channels): an extra record, never the headline.
+    extra_scores = ("reconstruction",)
+
+    @abstractmethod
+    def _window_score_set(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Model hook: {HEADLINE_SCORE: the release's score, "reconstruction": the error alone}, [B, W] each."""
+
+    def _window_point_scores(self, batch: torch.Tensor) -> torch.Tensor:
+        return self._window_score_set(batch)[HEADLINE_SCORE]
 
     @abstractmethod
     def _objective(self, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

@@ -20,6 +20,10 @@ from ..datasets.windows import Windows, points_from_window_values, sliding_windo
 from .official import OfficialKeyMap, load_official
 
 
+#: The key of the headline score in `AnomalyDetector.score_set`.
+HEADLINE_SCORE = "score"
+
+
 class ModelConfigError(ValueError):
     """A model was given a hyperparameter it does not have, or a value it cannot use."""
 
@@ -88,6 +92,8 @@ class AnomalyDetector(ABC):
     learns: ClassVar[bool] = True
     #: The repository's training recipe, where the model follows one (early stopping, epochs).
     recipe: ClassVar[TrainingRecipe | None] = None
+    #: Names of the extra per-point scores the model reports beside its headline (`score_set`).
+    extra_scores: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, n_channels: int, config: DetectorConfig, *, seed: int = 0, device: str = "cpu"):
         if n_channels < 1:
@@ -113,13 +119,22 @@ class AnomalyDetector(ABC):
     def score(self, series: np.ndarray) -> np.ndarray:
         """One finite anomaly score per time point of a [T, C] series (higher = more anomalous)."""
         self._check_series(series, "series to score")
-        scores = np.asarray(self._score(series), dtype=np.float64)
-        if scores.shape != (series.shape[0],):
-            raise RuntimeError(
-                f"{self.name} returned scores of shape {scores.shape} for {series.shape[0]} points"
-            )
+        return self._checked_scores(self._score(series), series.shape[0], "anomaly scores")
+
+    def score_set(self, series: np.ndarray) -> dict[str, np.ndarray]:
+        """The headline score (key `HEADLINE_SCORE`) and each of `extra_scores`, one per time point,
+        from one scoring pass where the model allows. Extra scores are reported beside the headline,
+        never instead of it."""
+        self._check_series(series, "series to score")
+        return {name: self._checked_scores(values, series.shape[0], f"{name} scores")
+                for name, values in self._score_set(series).items()}
+
+    def _checked_scores(self, values: Any, n_points: int, what: str) -> np.ndarray:
+        scores = np.asarray(values, dtype=np.float64)
+        if scores.shape != (n_points,):
+            raise RuntimeError(f"{self.name} returned {what} of shape {scores.shape} for {n_points} points")
         if not np.all(np.isfinite(scores)):
-            raise FloatingPointError(f"{self.name} produced non-finite anomaly scores")
+            raise FloatingPointError(f"{self.name} produced non-finite {what}")
         return scores
 
     @property
@@ -127,6 +142,10 @@ class AnomalyDetector(ABC):
         """The shortest series this detector trains on or scores: its window, unless a model needs
         more (a forecaster needs the point after the window)."""
         return self.config.win_size
+
+    def _score_set(self, series: np.ndarray) -> dict[str, np.ndarray]:
+        """Model hook for models with `extra_scores`: every score of every point."""
+        return {HEADLINE_SCORE: self._score(series)}
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue training or scoring after a restart."""
@@ -264,13 +283,29 @@ class TorchWindowDetector(AnomalyDetector):
         losses = [self._window_losses(self._to_tensor(batch)) for batch in self._batches(windows)]
         return float(torch.cat(losses).mean())
 
-    @torch.no_grad()
+    def _window_score_set(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Model hook for models with `extra_scores`: each score of every point of every window
+        ([B, W] each, `HEADLINE_SCORE` included) from one forward pass."""
+        return {HEADLINE_SCORE: self._window_point_scores(batch)}
+
     def _score(self, series: np.ndarray) -> np.ndarray:
+        return self._windowed_scores(series, lambda batch: {HEADLINE_SCORE: self._window_point_scores(batch)})[HEADLINE_SCORE]
+
+    def _score_set(self, series: np.ndarray) -> dict[str, np.ndarray]:
+        if not self.extra_scores:
+            return super()._score_set(series)
+        return self._windowed_scores(series, self._window_score_set)
+
+    @torch.no_grad()
+    def _windowed_scores(self, series: np.ndarray, window_scores: Any) -> dict[str, np.ndarray]:
+        """Per-point scores from `window_scores(batch) -> {name: [B, W]}` over the scoring windows."""
         self.network.eval()
         stride = self.config.score_stride or self.config.win_size
         windows, starts = sliding_windows(series, self.config.win_size, stride)
-        scores = [self._window_point_scores(self._to_tensor(batch)).cpu() for batch in self._batches(windows)]
-        return points_from_window_values(torch.cat(scores).numpy(), starts, series.shape[0])
+        parts = [window_scores(self._to_tensor(batch)) for batch in self._batches(windows)]
+        return {name: points_from_window_values(torch.cat([part[name].cpu() for part in parts]).numpy(), starts,
+                                                series.shape[0])
+                for name in parts[0]}
 
     def _batches(self, windows: np.ndarray):
         for first in range(0, windows.shape[0], self.config.batch_size):

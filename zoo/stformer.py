@@ -17,7 +17,7 @@ from torch import nn
 from .at_family import (ATFamilyConfig, ATFamilyDetector, AnomalyAttention, TokenEmbedding, TrainingRecipe,
                         association_scores, check_choice, check_heads, sinusoidal_positions,
                         stop_gradient_discrepancies)
-from .base import ModelConfigError
+from .base import HEADLINE_SCORE, ModelConfigError
 from .official import OfficialKeyMap
 from .registry import register
 
@@ -300,7 +300,8 @@ class STformer(ATFamilyDetector):
         terms = self._terms(batch)
         return terms["reconstruction"] - self.config.k * terms["series"]
 
-    def _window_point_scores(self, batch: torch.Tensor) -> torch.Tensor:
+    def _window_score_set(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
         reconstruction, series, prior, _ = self.network(batch)
         error = (batch - reconstruction).pow(2).mean(dim=-1)
-        return association_scores(series, prior, self.config.temperature) * error
+        return {HEADLINE_SCORE: association_scores(series, prior, self.config.temperature) * error,
+                "reconstruction": error}

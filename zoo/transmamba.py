@@ -17,7 +17,7 @@ from torch import nn
 
 from .at_family import (ATFamilyConfig, ATFamilyDetector, TokenEmbedding, TrainingRecipe, association_scores,
                         check_choice, check_heads, normalise_rows, stop_gradient_discrepancies)
-from .base import ModelConfigError
+from .base import HEADLINE_SCORE, ModelConfigError
 from .official import OfficialKeyMap
 from .registry import register
 from .selective_scan import MAMBA_BACKENDS, build_mamba, resolve_mamba_backend
@@ -434,7 +434,8 @@ class TransMamba(ATFamilyDetector):
         return (terms["low"] - terms["high"] + terms["reconstruction"] + terms["spectrum"]
                 + terms["contrastive"])
 
-    def _window_point_scores(self, batch: torch.Tensor) -> torch.Tensor:
+    def _window_score_set(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
         out = self.network(batch, contrastive=False)
         association = association_scores(out.high, out.low, self.config.temperature)
-        return association + torch.softmax((batch - out.reconstruction).pow(2).mean(dim=-1), dim=-1)
+        error = (batch - out.reconstruction).pow(2).mean(dim=-1)
+        return {HEADLINE_SCORE: association + torch.softmax(error, dim=-1), "reconstruction": error}
