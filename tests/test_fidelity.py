@@ -256,3 +256,18 @@ def test_official_checkpoint_errors_name_the_key(tmp_path):
         model.load_official_state_dict({key: value for key, value in state.items() if key != "gru.weight_ih_l0"})
     with pytest.raises(OfficialCheckpointError, match="shape"):
         model.load_official_state_dict({**state, "conv1.weight": torch.zeros(3, 3, 1)})
+
+
+def test_a_full_official_position_table_loads_its_first_rows():
+    """Official checkpoints hold the whole [1, 5000, d] sinusoid table; the window reads its first rows."""
+    arrays, config = golden("anomaly_transformer")
+    kwargs = config["constructor_kwargs"]
+    state = group(arrays, "param")
+    table = state["embedding.position_embedding.pe"]
+    state["embedding.position_embedding.pe"] = np.concatenate([table, np.ones((1, 5000 - table.shape[1], 64))], 1)
+    model_cls = get_model("anomaly_transformer")
+    model = model_cls(kwargs["enc_in"], model_cls.Config(win_size=50, d_model=64, n_heads=2, e_layers=2, d_ff=64))
+    model.set_dtype(torch.float64)
+    model.load_official_state_dict(state)
+    assert_equal(model.network.embedding.positions, table[0], "position table")
+    assert_equal(model.score(arrays["input"][0]), arrays["score"][0], "score of window 0")

@@ -317,8 +317,10 @@ class TransMamba(ATFamilyDetector):
     Ambiguities decided:
     * the never-used tensors (window DataEmbedding conv, encoder LayerNorm, 5 x 76 x d temporal
       tables) are built when `build_unused_parameters`, so the count of every tensor is the
-      published 111,282 for PSM; `parameter_counts()["used"]` is 82,034. With p = 1 the map is the
-      constant 1, so that embedding receives an identically zero gradient (counted as used);
+      published 111,282 for PSM; `parameter_counts()["used"]` is 82,034. The window embedding's
+      fixed position table is not built (never read; `official_keys` skips it when loading).
+      With p = 1 the map is the constant 1, so that embedding receives an identically zero
+      gradient (counted as used);
     * the repository drops the last incomplete batch (`drop_last`); here every window is trained
       and scored, and a batch of one window has no NT-Xent negatives, so its contrastive term is 0;
     * dropout can zero a whole row of a low map that survives the channel mean when there are few
