@@ -47,11 +47,12 @@ def test_a_patience_trial_stops_restores_and_its_cell_reports_that_epoch(ray_ses
 
 
 def test_asha_cuts_at_rungs_and_a_cut_trial_is_reported_at_its_best_epoch(ray_session, tmp_path):
-    """Four trials, ASHA grace 2 and reduction 2: the rung at epoch 2 cuts the worse half; each
+    """Four trials one after the other (a fixed arrival order, so a fixed outcome), ASHA grace 2 and
+    reduction 2: the rung at epoch 2 cuts a trial worse than the median there; each
     cut trial's last report names its best epoch so far, which its table row then reports."""
     fixed = {"epochs": 4, "patience": 3, "min_delta": 0.0}
     plan = plan_grid(GridRequest(grid=GRID, storage=tmp_path, run_name="asha", protocol="clean", fixed=fixed,
-                                 num_samples=4, max_concurrent=2, untrained_copies=False))
+                                 num_samples=4, max_concurrent=1, untrained_copies=False))
     run_grid(plan, printer=lambda line: None)
     trials = pd.read_csv(write_tables(tmp_path / "asha")["trials.csv"])
     assert len(trials) == 4 and (trials.status == "TERMINATED").all()
