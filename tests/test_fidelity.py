@@ -71,6 +71,21 @@ def check_gradients(model, loss: torch.Tensor, arrays: dict[str, np.ndarray], co
     assert set(ours) <= set(official) | set(without), "a parameter of ours is in neither list"
 
 
+def check_losses_and_gradients(model, losses: dict[str, torch.Tensor], arrays: dict[str, np.ndarray], config: dict,
+                               gradient_groups: dict[str, torch.Tensor]) -> None:
+    """Every official loss term, and for each gradient group the gradient of its loss."""
+    for name, value in group(arrays, "loss").items():
+        assert_equal(losses[name], value, name)
+    for group_name, loss in gradient_groups.items():
+        check_gradients(model, loss, arrays, config, group_name)
+
+
+def check_window_scores(model, arrays: dict[str, np.ndarray]) -> None:
+    """The release's score of every window of the batch, each window scored as a whole series."""
+    for b, window in enumerate(arrays["input"]):
+        assert_equal(model.score(window), arrays["score"][b], f"score of window {b}")
+
+
 def capture_inputs(modules) -> list[torch.Tensor]:
     """The input of every call of `modules` (a forward pre-hook each), in call order."""
     seen: list[torch.Tensor] = []
@@ -97,16 +112,12 @@ def test_anomaly_transformer_equals_the_release():
         assert_equal(prior[u], arrays[f"out/prior_normalised_{u}"], f"prior_normalised_{u}")
         assert_equal(raw_prior, arrays[f"out/prior_{u}"], f"prior_{u}")
         assert_equal(sigma, arrays[f"out/sigma_{u}"], f"sigma_{u}")
-    for b in range(x.shape[0]):
-        assert_equal(model.score(arrays["input"][b]), arrays["score"][b], f"score of window {b}")
+    check_window_scores(model, arrays)
 
     model.network.train()
     losses = model.losses(x)
-    for name in ("rec_loss", "series_loss", "prior_loss", "loss1", "loss2"):
-        assert_equal(losses[name], arrays[f"loss/{name}"], name)
-    check_gradients(model, losses["loss1"], arrays, config, "grad_phase1")
-    check_gradients(model, losses["loss2"], arrays, config, "grad_phase2")
-    check_gradients(model, model._objective(x)[0], arrays, config, "grad")
+    check_losses_and_gradients(model, losses, arrays, config, {
+        "grad_phase1": losses["loss1"], "grad_phase2": losses["loss2"], "grad": model._objective(x)[0]})
 
 
 def test_stformer_equals_the_release():
@@ -127,17 +138,13 @@ def test_stformer_equals_the_release():
         assert_equal(raw_prior, arrays[f"out/prior_{u}"], f"prior_{u}")
     sigma = model.network.layers[-1].anomaly_attention.gaussian_prior(model.network.point_embedding(x))[0]
     assert_equal(sigma, arrays["out/sigma"], "sigma of the last block")
-    for b in range(x.shape[0]):
-        assert_equal(model.score(arrays["input"][b]), arrays["score"][b], f"score of window {b}")
+    check_window_scores(model, arrays)
 
     model.network.train()
     losses = model.losses(x)
-    for name in ("rec_loss", "series_loss", "prior_loss", "loss_emb", "loss1", "loss2"):
-        assert_equal(losses[name], arrays[f"loss/{name}"], name)
-    check_gradients(model, losses["loss_emb"], arrays, config, "grad_emb")
-    check_gradients(model, losses["loss1"], arrays, config, "grad_phase1")
-    check_gradients(model, losses["loss2"], arrays, config, "grad_phase2")
-    check_gradients(model, model._objective(x)[0], arrays, config, "grad")
+    check_losses_and_gradients(model, losses, arrays, config, {
+        "grad_emb": losses["loss_emb"], "grad_phase1": losses["loss1"], "grad_phase2": losses["loss2"],
+        "grad": model._objective(x)[0]})
 
 
 def test_transmamba_equals_the_release():
@@ -169,8 +176,7 @@ def test_transmamba_equals_the_release():
         # the release's raw low map rows sum to W / p, the up-sampling factor
         factor = c["win_size"] // c["patch_size_low"][u]
         assert_equal(out.low[u] * factor, arrays[f"out/low_{u}"], f"low_{u}")
-    for b in range(x.shape[0]):
-        assert_equal(model.score(arrays["input"][b]), arrays["score"][b], f"score of window {b}")
+    check_window_scores(model, arrays)
 
     normalised = revin_normalise(x)[0]
     assert_equal(coarse_view(normalised), arrays["out/coarse_view"], "coarse_view")
@@ -178,11 +184,8 @@ def test_transmamba_equals_the_release():
     assert_equal(fine_view(normalised, c["aug_rate"]), arrays["out/fine_view"], "fine_view")
     model.network.train()
     losses = model.losses(x, fine=torch.as_tensor(arrays["out/fine_view"]))
-    for name in ("high_loss", "low_loss", "recon_loss_t", "recon_loss_f", "loss_cl", "loss_T", "loss_F"):
-        assert_equal(losses[name], arrays[f"loss/{name}"], name)
-    check_gradients(model, losses["loss_T"], arrays, config, "grad_phase1")
-    check_gradients(model, losses["loss_F"], arrays, config, "grad_phase2")
-    check_gradients(model, losses["loss_T"] + losses["loss_F"], arrays, config, "grad")
+    check_losses_and_gradients(model, losses, arrays, config, {
+        "grad_phase1": losses["loss_T"], "grad_phase2": losses["loss_F"], "grad": losses["loss_T"] + losses["loss_F"]})
 
 
 def build_slmr(arrays: dict[str, np.ndarray], config: dict, **flags):
@@ -221,9 +224,7 @@ def test_slmr_with_default_settings_equals_the_release():
 
     model.load_official_state_dict(group(arrays, "param"))  # running statistics as before the step
     losses = model.losses(windows, keep)
-    for name in ("forecast_loss", "recon_loss", "loss"):
-        assert_equal(losses[name], arrays[f"loss/{name}"], name)
-    check_gradients(model, losses["loss"], arrays, config, "grad")
+    check_losses_and_gradients(model, losses, arrays, config, {"grad": losses["loss"]})
 
 
 @pytest.mark.parametrize("flag", [{"decoder_input": "repeated"}, {"half_order": "even_positions_first"}])
