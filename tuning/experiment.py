@@ -22,7 +22,8 @@ from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search import ConcurrencyLimiter
 from ray.tune.search.optuna import OptunaSearch
 
-from ..results.select import UNTRAINED_MODEL_SUFFIX
+from ..results.records import read_experiment
+from ..results.select import UNTRAINED_MODEL_SUFFIX, best_trial
 from ..search_spaces import SearchSpace
 from ..zoo import get_model
 from ..zoo.plugins import PluginBundle
@@ -228,16 +229,13 @@ def run_experiment(plan: ExperimentPlan, data_ref: Any, callbacks: Sequence[tune
     return ExperimentOutcome(plan.name, plan.path, status, len(results), results.num_errors)
 
 
-def best_config(plan: ExperimentPlan, data_ref: Any) -> dict[str, Any] | None:
-    """The configuration of the experiment's best finished trial (by its objective, last epoch)."""
-    results = tune.Tuner.restore(str(plan.path), _trainable(plan, data_ref)).get_results()
-    try:
-        best = results.get_best_result(metric=plan.objective.metric, mode=plan.objective.mode, scope="last")
-    except RuntimeError:
-        return None
-    if best.error is not None or not best.config or not best.metrics:
-        return None
-    return dict(best.config)
+def best_config(plan: ExperimentPlan) -> dict[str, Any] | None:
+    """The configuration of the experiment's best finished trial, chosen exactly as the tables
+    choose it (`results.select.best_trial`: the objective at each trial's reported epoch, the
+    restored best epoch under early stopping)."""
+    meta, trials = read_experiment(plan.path)
+    best = best_trial(trials, meta["objective"])
+    return None if best is None or not best.config else dict(best.config)
 
 
 def _run_fixed_configs(plan: ExperimentPlan, data_ref: Any, callbacks: Sequence[tune.Callback], suffix: str,
@@ -253,7 +251,7 @@ def _run_fixed_configs(plan: ExperimentPlan, data_ref: Any, callbacks: Sequence[
     if tune.Tuner.can_restore(str(path)):
         tuner = tune.Tuner.restore(str(path), trainable, resume_unfinished=True)
     else:
-        config = best_config(plan, data_ref)
+        config = best_config(plan)
         if config is None:
             return ExperimentOutcome(name, path, "no_best_trial", 0, 0)
         param_space, meta = variant(config)
