@@ -52,7 +52,7 @@ def long_records(selections: list[Selection]) -> pd.DataFrame:
             trial_base = {**base, "experiment": trial.experiment, "trial": trial.trial_dir.name,
                           "trial_id": trial.trial_id, "role": "seed_repeat" if trial.seed_repeat else "selected",
                           "seed": trial.seed, "epochs": last.get("epoch"), "anomaly_ratio": last.get("anomaly_ratio"),
-                          "reported_epoch": trial.reported_epoch_reason}
+                          "reported_because": trial.reported_epoch_reason}
             extra = last.get(EXTRA_SCORES) or {}
             for score, sections in (("model", last), *extra.items()):
                 for section, values in sections.items():
