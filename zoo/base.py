@@ -119,7 +119,7 @@ class AnomalyDetector(ABC):
     def score(self, series: np.ndarray) -> np.ndarray:
         """One finite anomaly score per time point of a [T, C] series (higher = more anomalous)."""
         self._check_series(series, "series to score")
-        return self._checked_scores(self._score(series), series.shape[0], "anomaly scores")
+        return self._checked_scores(self._score(series), series.shape[0], "scores")
 
     def score_set(self, series: np.ndarray) -> dict[str, np.ndarray]:
         """The headline score (key `HEADLINE_SCORE`) and each of `extra_scores`, one per time point,
@@ -134,7 +134,7 @@ class AnomalyDetector(ABC):
         if scores.shape != (n_points,):
             raise RuntimeError(f"{self.name} returned {what} of shape {scores.shape} for {n_points} points")
         if not np.all(np.isfinite(scores)):
-            raise FloatingPointError(f"{self.name} produced non-finite {what}")
+            raise FloatingPointError(f"{self.name} produced non-finite anomaly {what}")
         return scores
 
     @property
