@@ -72,6 +72,15 @@ def _require_known(name: str, root: Path | None) -> None:
         )
 
 
+def dataset_files(spec: str, root: Path | None) -> list[Path]:
+    """The entity files that `spec` names (none for a built-in dataset), in sorted entity order."""
+    if spec in BUILTIN_SOURCES:
+        return []
+    name, _, entity = spec.partition("/")
+    _require_known(name, root)
+    return [Path(root) / name / f"{e}.npz" for e in ([entity] if entity else list_entities(root, name))]
+
+
 def load_dataset(spec: str, root: Path | None) -> list[EntityArrays]:
     """The entities that `spec` names, in sorted entity order."""
     if spec in BUILTIN_SOURCES:

@@ -112,7 +112,12 @@ def _ratio_sweep(inputs: ProtocolInputs) -> ThresholdChoice:
 
 
 def _best_f1(inputs: ProtocolInputs) -> ThresholdChoice:
-    return ThresholdChoice(best_f1(inputs.test_scores, inputs.labels, adjust=True).threshold, {})
+    """The best PA-F1 threshold; beside it, the best point-wise F1 over all thresholds (TSB-AD's
+    oracle `Standard-F1`), with its own threshold, as ``best_pointwise_*`` parameters."""
+    pointwise = best_f1(inputs.test_scores, inputs.labels, adjust=False)
+    return ThresholdChoice(best_f1(inputs.test_scores, inputs.labels, adjust=True).threshold, {
+        "best_pointwise_threshold": pointwise.threshold, "best_pointwise_precision": pointwise.precision,
+        "best_pointwise_recall": pointwise.recall, "best_pointwise_f1": pointwise.f1})
 
 
 def _pot(inputs: ProtocolInputs) -> ThresholdChoice:
@@ -150,7 +155,8 @@ register(ThresholdProtocol(
     _ratio_sweep))
 register(ThresholdProtocol(
     "best-f1", ("test",), True,
-    "exact best PA-F1 over all thresholds on test labels (Dual-STF 'optimal', TWavefussion)",
+    "exact best PA-F1 over all thresholds on test labels (Dual-STF 'optimal', TWavefussion); its record also "
+    "holds the best point-wise F1 over all thresholds (best_pointwise_*)",
     _best_f1))
 register(ThresholdProtocol(
     "pot-train", ("train",), False,

@@ -138,3 +138,15 @@ def test_o_te_small_average_precision():
     from tsadbench.evaluation import average_precision
 
     assert average_precision([0, 0.1, 1.0, 0.5, 0, 0], [0, 1, 1, 0, 0, 0]) == pytest.approx(0.833333, abs=TOL)
+
+
+@pytest.mark.parametrize("fixture, expected", [(te_fixture, 0.234144), (lambda: (TOY_S, TOY_Y), 0.727268)])
+def test_best_pointwise_f1_is_tsb_ad_standard_f1(fixture, expected):
+    """The best-f1 record's best point-wise F1 over all thresholds (oracle) is TSB-AD's Standard-F1
+    (which differs only by the 1e-5 in its denominator)."""
+    s, y = fixture()
+    record = full_record(s, y, protocols=["best-f1"])
+    assert record["best-f1/uses_test_labels"] is True
+    assert record["best-f1/best_pointwise_f1"] == pytest.approx(expected, abs=1e-5)
+    predicted = s > record["best-f1/best_pointwise_threshold"]
+    assert precision_recall_f1(predicted, y).f1 == pytest.approx(record["best-f1/best_pointwise_f1"], abs=1e-12)

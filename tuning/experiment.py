@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import subprocess
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -29,6 +28,7 @@ from ..zoo import get_model
 from ..zoo.plugins import PluginBundle
 from .objectives import Objective
 from .early_stopping import describe as describe_early_stopping
+from .provenance import experiment_provenance
 from .trainable import tsad_trainable
 from .trial import TrialSettings
 
@@ -97,16 +97,10 @@ def experiment_name(model: str, dataset: str) -> str:
     return f"{model}__{dataset.replace('/', '-')}"
 
 
-def _code_version() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent, text=True,
-                              capture_output=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def _metadata(plan: ExperimentPlan) -> dict[str, Any]:
-    return {
+def _metadata(plan: ExperimentPlan, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the experiment runs (`extra` overrides), with its provenance (versions, git state,
+    machine, config hash)."""
+    metadata = {
         "model": plan.settings.model,
         "model_display_name": get_model(plan.settings.model).display_name,
         "dataset": plan.settings.dataset,
@@ -125,9 +119,13 @@ def _metadata(plan: ExperimentPlan) -> dict[str, Any]:
                          "first_points": plan.space.first_points_for(plan.settings.dataset)},
         "data": plan.data_provenance,
         "plugins": plan.plugins.describe(),
-        "code_version": _code_version(),
         "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        **(extra or {}),
     }
+    provenance = experiment_provenance(metadata)
+    commit = provenance["git"]["commit"]
+    metadata["code_version"] = (commit[:7] + ("+dirty" if provenance["git"]["dirty"] else "")) if commit else "unknown"
+    return {**metadata, "provenance": provenance}
 
 
 def _patience(plan: ExperimentPlan) -> str:
@@ -256,7 +254,7 @@ def _run_fixed_configs(plan: ExperimentPlan, data_ref: Any, callbacks: Sequence[
             return ExperimentOutcome(name, path, "no_best_trial", 0, 0)
         param_space, meta = variant(config)
         path.mkdir(parents=True, exist_ok=True)
-        (path / EXPERIMENT_FILE).write_text(json.dumps({**_metadata(plan), **meta}, indent=2, default=str))
+        (path / EXPERIMENT_FILE).write_text(json.dumps(_metadata(plan, meta), indent=2, default=str))
         tuner = tune.Tuner(
             trainable,
             param_space=param_space,

@@ -9,7 +9,8 @@ from typing import Any, Callable
 import ray
 
 from ..datasets.preprocessing import PreparedData, prepare
-from ..datasets.registry import available_datasets, expand_entities, load_dataset, missing_public_benchmarks
+from ..datasets.registry import (available_datasets, dataset_files, expand_entities, load_dataset,
+                                 missing_public_benchmarks)
 from ..search_spaces import SearchSpace, load_search_space, search_space_folder
 from ..search_spaces.loader import Distribution
 from ..zoo import MODELS, get_model
@@ -19,6 +20,7 @@ from .experiment import ExperimentOutcome, ExperimentPlan, run_experiment, run_s
 from .grids import GridSpec
 from .objectives import get_objective, get_protocol_mode
 from .progress import TrialLinePrinter
+from .provenance import dataset_hashes
 from .trial import RUN_KEYS, TrialSettings
 
 
@@ -122,16 +124,34 @@ def _apply_fixed(space: SearchSpace, fixed: dict[str, Any], allowed: set[str]) -
     return dataclasses.replace(space, params=params, fixed={**space.fixed, **own}, first_points=first_points)
 
 
-def _entities_with_anomalies(datasets: list[str], root: Path | None, notes: list[str]) -> list[str]:
-    """Every entity of every dataset, leaving out (with a note) those whose test has no anomaly."""
-    kept = []
+def _entities_with_anomalies(datasets: list[str], root: Path | None,
+                             notes: list[str]) -> tuple[list[str], dict[str, list[str]]]:
+    """Every entity of every dataset, leaving out (with a note) those whose test has no anomaly;
+    and the entities left out, by dataset (recorded in each kept entity's data provenance)."""
+    kept, left_out = [], {}
     for spec in datasets:
+        left_out[spec] = []
         for entity in expand_entities(spec, root):
             if load_dataset(entity, root)[0].labels.any():
                 kept.append(entity)
             else:
+                left_out[spec].append(entity)
                 notes.append(f"{entity}: left out, its test split has no anomalous point")
-    return kept
+    return kept, left_out
+
+
+def _prepare(name: str, request: GridRequest, left_out: dict[str, list[str]]) -> PreparedData:
+    """Load and prepare one dataset; its provenance gains the sha256 of every file read and, per
+    entity, the entities of its dataset that the per-entity policy left out."""
+    entities = load_dataset(name, request.data_root)
+    data = prepare(name, entities, val_fraction=request.val_fraction, nan_policy=request.nan_policy,
+                   entity_policy=request.entity_policy)
+    extra: dict[str, Any] = {"file_sha256": dataset_hashes(dataset_files(name, request.data_root), request.data_root,
+                                                            entities)}
+    parent = name.partition("/")[0]
+    if request.entity_policy == "per-entity" and parent in left_out:
+        extra["entities_left_out"] = left_out[parent]
+    return dataclasses.replace(data, provenance={**data.provenance, **extra})
 
 
 def _resources(declared: dict[str, float], request: GridRequest) -> dict[str, float]:
@@ -180,11 +200,10 @@ def plan_grid(request: GridRequest) -> GridPlan:
         if not datasets:
             raise GridConfigError("none of the paper datasets (SMD, MSL, SMAP, PSM, SWaT, WADI) is under the data "
                                   "root: give --data-root, or prepare them with `python -m datasets prepare`")
+    left_out: dict[str, list[str]] = {}
     if request.entity_policy == "per-entity":
-        datasets = _entities_with_anomalies(datasets, request.data_root, notes)
-    prepared = {name: prepare(name, load_dataset(name, request.data_root), val_fraction=request.val_fraction,
-                              nan_policy=request.nan_policy, entity_policy=request.entity_policy)
-                for name in datasets}
+        datasets, left_out = _entities_with_anomalies(datasets, request.data_root, notes)
+    prepared = {name: _prepare(name, request, left_out) for name in datasets}
     known_keys = set().union(*(set(f.name for f in dataclasses.fields(get_model(m).Config)) for m in models), RUN_KEYS)
     unknown_fixed = sorted(set(request.fixed) - known_keys)
     if unknown_fixed:

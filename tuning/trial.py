@@ -135,7 +135,7 @@ def run_trial(config: dict[str, Any], data: PreparedData, settings: TrialSetting
     model = model_cls(data.n_channels, model_config, seed=seed, device=device)
     if epochs == 0:
         _report_epoch(model, data, settings, report, {"epoch": 0, "reported_epoch": 0, **run}, {},
-                      time.perf_counter())
+                      time.perf_counter(), cpu_started=time.process_time())
         return
     stopping = early_stopping_for(model_cls, settings, run_values)
     first_epoch = 1
@@ -148,7 +148,7 @@ def run_trial(config: dict[str, Any], data: PreparedData, settings: TrialSetting
     for epoch in range(first_epoch, epochs + 1):
         if stopping is not None and stopping.stop_reason is not None:
             break
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         train_stats = model.train_epoch(data.train, max_windows=settings.max_windows_per_epoch)
         epoch_run: dict[str, Any] = {"epoch": epoch, "reported_epoch": epoch, **run}
         if stopping is not None:
@@ -157,7 +157,8 @@ def run_trial(config: dict[str, Any], data: PreparedData, settings: TrialSetting
             if epoch == epochs and stopping.stop_reason is None:
                 stopping.stop_reason = "planned_epochs"
             epoch_run.update(reported_epoch=stopping.best_epoch, early_stopping=stopping.record(loss))
-        _report_epoch(model, data, settings, report, epoch_run, train_stats, started, stopping)
+        _report_epoch(model, data, settings, report, epoch_run, train_stats, started, stopping,
+                      cpu_started=cpu_started)
         last_epoch = epoch
     if stopping is not None and stopping.stop_reason is not None and stopping.best_epoch != last_epoch:
         _report_restored(model, data, settings, report, run, stopping, last_epoch)
@@ -167,19 +168,22 @@ def _report_restored(model: AnomalyDetector, data: PreparedData, settings: Trial
                      run: dict[str, Any], stopping: EarlyStopping, last_epoch: int) -> None:
     """Restore the best epoch's state and report its scoring again, as the releases' test loop
     loads their saved checkpoint; the report carries that epoch's number."""
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     model.load_state_dict(stopping.best_model)
     record = {**stopping.record(stopping.best_loss), "restored": True, "stopped_after_epoch": last_epoch}
     _report_epoch(model, data, settings, report,
                   {"epoch": stopping.best_epoch, "reported_epoch": stopping.best_epoch, **run, "early_stopping": record},
-                  stopping.best_train_stats, started, stopping, state_epoch=last_epoch)
+                  stopping.best_train_stats, started, stopping, state_epoch=last_epoch, cpu_started=cpu_started)
 
 
 def _report_epoch(model: AnomalyDetector, data: PreparedData, settings: TrialSettings, report: Report,
                   run: dict[str, Any], train_stats: dict[str, float], started: float,
-                  stopping: EarlyStopping | None = None, state_epoch: int | None = None) -> None:
+                  stopping: EarlyStopping | None = None, state_epoch: int | None = None,
+                  cpu_started: float | None = None) -> None:
     """Score every split, evaluate, and report the epoch `run["epoch"]` with its artifacts; the
-    state continues training after `state_epoch` (default: that epoch)."""
+    state continues training after `state_epoch` (default: that epoch). The epoch's wall time
+    (`epoch_seconds`) counts from `started`, the CPU time of the trial's process (`cpu_seconds`)
+    from `cpu_started`."""
     trained = time.perf_counter()
     score_sets = {split: model.score_set(series) for split, series in
                   (("train", data.train), ("val", data.val), ("test", data.test))}
@@ -197,6 +201,7 @@ def _report_epoch(model: AnomalyDetector, data: PreparedData, settings: TrialSet
         **records,
         "train_seconds": trained - started,
         "epoch_seconds": time.perf_counter() - started,
+        **({"cpu_seconds": time.process_time() - cpu_started} if cpu_started is not None else {}),
     }
     if evaluated:
         # Scores a model offers beside its headline (the AT family's reconstruction error alone):
