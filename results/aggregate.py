@@ -24,8 +24,8 @@ class UnmarkedOracleError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class Cell:
-    """One table cell: its values (one per aggregated trial) or the mark saying why it has none;
-    `signed` shows a difference with its sign."""
+    """One table cell: its values (one per aggregated trial, or per entity when `entities` names
+    them) or the mark saying why it has none; `signed` shows a difference with its sign."""
 
     values: tuple[float, ...] = ()
     missing: Mark | None = None
@@ -33,6 +33,7 @@ class Cell:
     marks: tuple[Mark, ...] = ()
     trials: tuple[str, ...] = ()
     signed: bool = False
+    entities: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.oracle and ORACLE not in self.marks:
@@ -53,9 +54,15 @@ class Cell:
         return float(np.mean(self.values)) if self.values else None
 
     @property
+    def median(self) -> float | None:
+        """The median of the values."""
+        return float(np.median(self.values)) if self.values else None
+
+    @property
     def std(self) -> float | None:
-        """The sample standard deviation (n - 1) over seeds; None for fewer than two."""
-        return float(np.std(self.values, ddof=1)) if self.n >= 2 else None
+        """The sample standard deviation (n - 1) over seeds; None for fewer than two, and for a mean
+        over entities (whose spread goes to entity_summary.csv, not into the table)."""
+        return float(np.std(self.values, ddof=1)) if self.n >= 2 and not self.entities else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,7 +83,7 @@ def section_uses_test_labels(report: dict[str, Any], key: str) -> bool:
     return isinstance(node, dict) and bool(node.get("uses_test_labels") or node.get("oracle"))
 
 
-def _number(value: Any) -> float | None:
+def finite_number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return None
     return float(value)
@@ -90,7 +97,7 @@ def aggregate(selection: Selection | None, key: str) -> Cell:
         return Cell(missing=NOT_RUN)
     if not selection.reported:
         return Cell(missing=MISSING)
-    found = [(t, _number(flat_value(t.last, key))) for t in selection.reported]
+    found = [(t, finite_number(flat_value(t.last, key))) for t in selection.reported]
     found = [(t, v) for t, v in found if v is not None]
     if not found:
         return Cell(missing=NOT_COMPUTED)
@@ -102,7 +109,7 @@ def aggregate(selection: Selection | None, key: str) -> Cell:
 
 def key_present(keys: list[tuple[Selection, str]]) -> bool:
     """Whether any reported trial has a number under its pair's key."""
-    return any(_number(flat_value(t.last, key)) is not None for s, key in keys for t in s.reported)
+    return any(finite_number(flat_value(t.last, key)) is not None for s, key in keys for t in s.reported)
 
 
 def rank_frame(cells: pd.DataFrame, groups: list[Any] | None = None) -> pd.DataFrame:

@@ -11,7 +11,8 @@ import pandas as pd
 import yaml
 
 from ..evaluation.thresholds import PROTOCOLS
-from .aggregate import Cell, Table, aggregate
+from .aggregate import Cell, Table
+from .entities import pair_cell, pair_groups
 from .marks import ORACLE
 from .notes import mark_notes
 from .select import Selection
@@ -76,7 +77,7 @@ def _difference(ours: Cell, published: Cell) -> Cell:
 def published_table(selections: list[Selection], papers: list[Published], labels: dict[str, str]) -> Table:
     """Published P, R, F1 and ours (same protocol and adjustment) per (model, dataset), and ΔF1;
     one row per published dataset of each model in this grid."""
-    by_pair = {(s.model, s.dataset): s for s in selections}
+    groups = pair_groups(selections)
     shown = [p for p in papers if p.model in labels]
     header = pd.MultiIndex.from_tuples([("Published", m) for m in METRICS] + [("Ours", m) for m in METRICS]
                                        + [("Δ", "F1")])
@@ -84,7 +85,7 @@ def published_table(selections: list[Selection], papers: list[Published], labels
     for number, paper in enumerate(shown, start=1):
         for dataset, values in paper.results.items():
             published = [_published_cell(values[m], paper.uses_test_labels) for m in METRICS]
-            ours = [aggregate(by_pair.get((paper.model, dataset)), paper.key(m)) for m in METRICS]
+            ours = [pair_cell(groups.get((paper.model, dataset), ()), lambda _, m=m: paper.key(m)) for m in METRICS]
             rows.append((f"{labels[paper.model]} [{number}]", dataset))
             cells.append(published + ours + [_difference(ours[-1], published[-1])])
     index = pd.MultiIndex.from_arrays([[r[0] for r in rows], [r[1] for r in rows]], names=["model", "dataset"])

@@ -101,8 +101,9 @@ def _relative(path: Path, out: Path) -> str:
 
 
 def render_html(grid_dir: Path, selections: list[Selection], tables: list[Table], figures: list[WrittenFigure],
-                skipped: list[str], out: Path) -> str:
-    """The report page; every link is relative to `out`, where it is written."""
+                skipped: list[str], out: Path, downloads: list[str]) -> str:
+    """The report page; every link is relative to `out`, where it is written; `downloads` are the
+    files beside the tables (LaTeX document, CSV exports)."""
     groups: dict[str, list[dict[str, str]]] = {}
     for figure in figures:
         links = {"png": _relative(figure.png, out), "pdf": _relative(figure.pdf, out)}
@@ -118,7 +119,7 @@ def render_html(grid_dir: Path, selections: list[Selection], tables: list[Table]
                 for t in tables],
         figure_groups=groups, skipped=skipped, failures=failures,
         incomplete=[m["experiment"] for s in selections for m in s.experiments if not m.get("complete")],
-        downloads=["paper_tables.tex", "cells.csv", "records.csv", "trials.csv"],
+        downloads=downloads,
         provenance=_provenance(selections),
     )
 
@@ -131,10 +132,12 @@ def write_report(grid_dir: Path, out_dir: Path | None = None, figures: bool = Tr
     out = Path(out_dir or grid_dir / "tables")
     tables = build_tables(selections)
     written = write_table_files(selections, tables, out)
+    shown = {f"{table.name}.{ext}" for table in tables for ext in ("csv", "md", "tex")}
+    downloads = [name for name in written if name not in shown]
     labels, _ = row_labels(selections)
     drawn, skipped = write_figures(selections, labels, out / "figures") if figures else ([], ["figures not requested"])
     for figure in drawn:
         written.update({_relative(figure.png, out): figure.png, _relative(figure.pdf, out): figure.pdf})
     written["report.html"] = out / "report.html"
-    written["report.html"].write_text(render_html(grid_dir, selections, tables, drawn, skipped, out))
+    written["report.html"].write_text(render_html(grid_dir, selections, tables, drawn, skipped, out, downloads))
     return written

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .aggregate import Table, aggregate, key_present, rank_frame
+from .aggregate import Table, key_present, rank_frame
 from .columns import HONEST_COLUMNS, MAIN_COLUMNS, Column
+from .entities import entity_frame, entity_notes, entity_summary, pair_cell, pair_groups, table_dataset
 from .exports import cells_frame, long_records, trial_table
 from .latex import latex_document, latex_table
 from .markdown import markdown_table
@@ -41,21 +42,21 @@ def row_labels(selections: list[Selection]) -> tuple[dict[str, str], dict[str, s
 
 
 def datasets_of(selections: list[Selection]) -> list[str]:
-    """Datasets in the order they were first read."""
-    return list(dict.fromkeys(s.dataset for s in selections))
+    """Table datasets (a per-entity dataset once, by its name) in the order they were first read."""
+    return list(dict.fromkeys(table_dataset(s) for s in selections))
 
 
 def _cells(selections: list[Selection], rows: list[tuple[str, str]], columns: list[tuple[str, Column]],
            protocol: ProtocolOf, index: pd.Index, header: pd.Index) -> pd.DataFrame:
     """A frame of cells: `rows` are (model, dataset) and `columns` (dataset, column) pairs, an empty
-    dataset meaning 'the other one's'; each pair's keys read the record of `protocol(selection)`."""
-    by_pair = {(s.model, s.dataset): s for s in selections}
+    dataset meaning 'the other one's'; each pair's keys read the record of `protocol(selection)`, and
+    a per-entity dataset's cell is the mean over its entities."""
+    groups = pair_groups(selections)
     cells = pd.DataFrame(None, index=index, columns=header, dtype=object)
     for i, (model, row_dataset) in enumerate(rows):
         for j, (column_dataset, column) in enumerate(columns):
-            selection = by_pair.get((model, row_dataset or column_dataset))
-            key = column.key_for(protocol(selection)) if selection else column.key
-            cells.iat[i, j] = aggregate(selection, key)
+            members = groups.get((model, row_dataset or column_dataset), ())
+            cells.iat[i, j] = pair_cell(members, lambda s, column=column: column.key_for(protocol(s)))
     return cells
 
 
@@ -70,7 +71,7 @@ def _honest(selection: Selection) -> str:
 def _notes(columns: list[Column], selections: list[Selection], protocol: ProtocolOf, remarks: dict[str, str],
            cells: pd.DataFrame) -> tuple[str, ...]:
     return tuple(column_notes(columns, selections, protocol) + protocol_notes(columns, selections, protocol)
-                 + selection_notes(selections) + model_notes(remarks) + mark_notes(cells))
+                 + selection_notes(selections) + entity_notes(selections) + model_notes(remarks) + mark_notes(cells))
 
 
 def _modes(selections: list[Selection]) -> str:
@@ -134,8 +135,10 @@ def write_table_files(selections: list[Selection], tables: list[Table], out: Pat
         written.update(write_table(table, out))
     written["paper_tables.tex"] = out / "paper_tables.tex"
     written["paper_tables.tex"].write_text(latex_document(tables))
+    entities = entity_frame(selections)
     exports = {"cells.csv": cells_frame(tables), "records.csv": long_records(selections),
-               "trials.csv": trial_table(selections)}
+               "trials.csv": trial_table(selections), "entities.csv": entities,
+               "entity_summary.csv": entity_summary(entities, selections)}
     for name, frame in exports.items():
         frame.to_csv(out / name, index=False)
         written[name] = out / name

@@ -9,7 +9,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 from matplotlib.lines import Line2D
 
-from ..aggregate import aggregate
+from ..entities import pair_cell, pair_groups, table_dataset
 from ..columns import section_of
 from ..select import SANITY_BASELINES, Selection, is_sanity_baseline
 from .common import WrittenFigure, save
@@ -20,23 +20,23 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 def inflation_figure(selections: list[Selection], labels: dict[str, str], out: Path) -> WrittenFigure | None:
     """One point per (model, dataset) with both numbers (mean ± std over seeds as error bars)."""
     points = []
-    for selection in selections:
-        section = section_of(selection.headline_protocol)
-        raw, adjusted = (aggregate(selection, f"{section}/{key}") for key in ("f1", "pa_f1"))
+    for members in pair_groups(selections).values():
+        raw, adjusted = (pair_cell(members, lambda s, key=key: f"{section_of(s.headline_protocol)}/{key}")
+                         for key in ("f1", "pa_f1"))
         if raw.values and adjusted.values:
-            points.append((selection, raw, adjusted))
+            points.append((members[0], raw, adjusted))
     if not points:
         return None
     models = list(labels)
     colours = dict(zip(models, cycle(plt.get_cmap("tab10").colors)))
-    datasets = list(dict.fromkeys(s.dataset for s, _, _ in points))
+    datasets = list(dict.fromkeys(table_dataset(s) for s, _, _ in points))
     markers = dict(zip(datasets, cycle(MARKERS)))
     figure, ax = plt.subplots(figsize=(7.4, 5.2), layout="constrained")
     ax.plot([0, 100], [0, 100], color="grey", ls=":", lw=1)
     for selection, raw, adjusted in points:
         baseline = is_sanity_baseline(selection.model)
         ax.errorbar(100 * raw.mean, 100 * adjusted.mean, xerr=100 * (raw.std or 0), yerr=100 * (adjusted.std or 0),
-                    marker=markers[selection.dataset], ms=8, color=colours[selection.model],
+                    marker=markers[table_dataset(selection)], ms=8, color=colours[selection.model],
                     markeredgecolor="black" if baseline else colours[selection.model],
                     markeredgewidth=2 if baseline else 0.5, ls="none")
     ax.set(xlim=(0, 100), ylim=(0, 100), aspect="equal", xlabel="F1 without adjustment (%)",
@@ -52,7 +52,7 @@ def inflation_figure(selections: list[Selection], labels: dict[str, str], out: P
     figure.legend(handles=dataset_handles, title="dataset", loc="outside right lower", fontsize=8)
     missing = sorted(set(SANITY_BASELINES) - {s.model for s, _, _ in points})
     protocols = ", ".join(dict.fromkeys(f"{labels[s.model]}: {s.headline_protocol}" for s, _, _ in points))
-    oracle = sorted({f"{labels[s.model]} on {s.dataset}" for s, raw, adjusted in points
+    oracle = sorted({f"{labels[s.model]} on {table_dataset(s)}" for s, raw, adjusted in points
                      if raw.oracle or adjusted.oracle})
     caption = ("Each point is one model on one dataset: F1 without adjustment (x) against F1 after point adjustment "
                f"(y, the main table's F1) at the same threshold, the model's headline protocol ({protocols}); the "
