@@ -85,6 +85,12 @@ def flat_numbers(report: dict[str, Any], prefix: str = "") -> dict[str, float]:
     return numbers
 
 
+def is_metric(key: str) -> bool:
+    """Whether a flattened report key is a metric (a protocol's or threshold-free number, or a
+    loss), not bookkeeping such as the epoch, the seed or timings."""
+    return "/" in key or key.endswith("loss")
+
+
 def entity_frame(selections: list[Selection]) -> pd.DataFrame:
     """`entities.csv`: one row per (model, dataset, entity, metric) of every per-entity dataset,
     the mean over the entity's reported trials (its seeds) and whether test labels chose it."""
@@ -93,7 +99,7 @@ def entity_frame(selections: list[Selection]) -> pd.DataFrame:
         if not is_entity_run(members[0]):
             continue
         for selection in members:
-            metrics = dict.fromkeys(k for t in selection.reported for k in flat_numbers(t.last))
+            metrics = dict.fromkeys(k for t in selection.reported for k in flat_numbers(t.last) if is_metric(k))
             for metric in metrics:
                 cell = aggregate(selection, metric)
                 if cell.values:

@@ -8,6 +8,7 @@ import pandas as pd
 
 from .aggregate import Table
 from .columns import EXTRA_SCORES, THRESHOLD_FREE
+from .provenance import record_columns
 from .select import Selection, objective_value
 
 
@@ -45,11 +46,13 @@ def long_records(selections: list[Selection]) -> pd.DataFrame:
             "score_postprocessing": selection.score_postprocessing, "n_trials": len(selection.trials),
             "n_failed": selection.n_failed, "experiment_complete": selection.complete,
         }
+        experiments = {m["experiment"]: m for m in selection.experiments}
         if not selection.reported:
             rows.append({**base, "metric": None, "value": None})
         for trial in selection.reported:
             last = trial.last
-            trial_base = {**base, "experiment": trial.experiment, "trial": trial.trial_dir.name,
+            trial_base = {**base, **record_columns(experiments[trial.experiment]), "experiment": trial.experiment,
+                          "trial": trial.trial_dir.name,
                           "trial_id": trial.trial_id, "role": "seed_repeat" if trial.seed_repeat else "selected",
                           "seed": trial.seed, "epochs": last.get("epoch"), "anomaly_ratio": last.get("anomaly_ratio"),
                           "reported_because": trial.reported_epoch_reason}

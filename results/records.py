@@ -151,10 +151,12 @@ def _tracked_trial_dirs(folder: Path) -> set[str] | None:
 
 
 def read_meta(folder: Path) -> dict[str, Any]:
-    """An experiment's metadata, plus its folder name and whether it is complete."""
+    """An experiment's metadata, plus its folder name, whether it is complete and when it finished."""
     meta = json.loads((folder / EXPERIMENT_FILE).read_text())
     meta["experiment"] = folder.name
     meta["complete"] = (folder / COMPLETE_FILE).is_file()
+    if meta["complete"]:
+        meta["finished_at"] = json.loads((folder / COMPLETE_FILE).read_text()).get("finished_at")
     return meta
 
 

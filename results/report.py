@@ -14,6 +14,8 @@ from markupsafe import Markup
 
 from .aggregate import Table
 from .plots import WrittenFigure, write_figures
+from .provenance import code_state, trial_times
+from .rankings import Rankings, average_rank_table, ranks_frame, rankings, wilcoxon_frame
 from .records import read_grid
 from .render import text_frame
 from .select import Selection, select
@@ -37,7 +39,7 @@ figcaption { font-size: 0.85em; color: #444; }
 <h2>Contents</h2><ul>
 {% for table in tables %}<li><a href="#table-{{ table.name }}">Table: {{ table.caption }}</a></li>{% endfor %}
 {% for group in figure_groups %}<li><a href="#figures-{{ loop.index }}">Figures: {{ group }}</a></li>{% endfor %}
-<li><a href="#problems">Failures and gaps</a></li><li><a href="#provenance">Provenance</a></li></ul>
+<li><a href="#ranks">Rank statistics</a></li><li><a href="#problems">Failures and gaps</a></li><li><a href="#provenance">Provenance</a></li></ul>
 <p>Downloads: {% for name in downloads %}<a href="{{ name }}">{{ name }}</a>{% if not loop.last %}, {% endif %}
 {% endfor %}</p>
 {% for table in tables %}
@@ -47,6 +49,14 @@ figcaption { font-size: 0.85em; color: #444; }
 {{ table.html }}
 <div class="notes">{% for note in table.notes %}<p>{{ note }}</p>{% endfor %}</div>
 {% endfor %}
+<h2 id="ranks">Rank statistics</h2>
+<p>Average rank of each model (1 = best, ties share their mean rank) across datasets and across the entities of
+every dataset run per entity, per metric, with the Friedman test's p-value
+(<a href="ranks.csv">ranks.csv</a>; pairwise Wilcoxon signed-rank tests with Holm's correction:
+<a href="wilcoxon.csv">wilcoxon.csv</a>). The critical-difference diagrams are below.</p>
+{% if rank_html %}{{ rank_html }}{% else %}<p>No rank comparison: too few blocks (see below).</p>{% endif %}
+{% if not_drawn %}<p class="warn">No critical-difference diagram for:</p>
+<ul>{% for line in not_drawn %}<li>{{ line }}</li>{% endfor %}</ul>{% endif %}
 {% for group, figures in figure_groups.items() %}
 <h2 id="figures-{{ loop.index }}">{{ group }}</h2>
 {% for figure in figures %}
@@ -77,10 +87,12 @@ def table_html(table: Table) -> str:
 
 
 def _provenance(selections: list[Selection]) -> list[dict[str, Any]]:
-    """One row per (model, dataset): its experiments, trials, selection, data and code."""
+    """One row per (model, dataset): its experiments, trials, selection, data, code and time spent
+    (every experiment's versions, machine and dataset sha256: provenance.csv)."""
     rows = []
     for s in selections:
         data = s.meta.get("data", {})
+        gpu = float((s.meta.get("resources") or {}).get("gpu", 0.0))
         rows.append({
             "model": s.display_name, "dataset": s.dataset,
             "experiments": ", ".join(m["experiment"] for m in s.experiments),
@@ -91,7 +103,10 @@ def _provenance(selections: list[Selection]) -> list[dict[str, Any]]:
             "data": f"{data.get('train_rows', '?')}/{data.get('val_rows', '?')}/{data.get('test_rows', '?')} rows "
                     f"(train/val/test), scaler {data.get('scaler', '?')} on {data.get('scaler_fitted_on', '?')}, "
                     f"val {data.get('val_split', '?')}",
-            "code": s.meta.get("code_version", "?"), "started": s.meta.get("started_at", "?"),
+            "code": code_state(s.meta), "config hash": (s.meta.get("provenance") or {}).get("config_hash", "?"),
+            "trial time (s, wall / CPU / GPU)": " / ".join(
+                f"{sum(trial_times(t, gpu)[kind] for t in s.trials):.0f}" for kind in ("wall", "cpu", "gpu")),
+            "started": s.meta.get("started_at", "?"),
         })
     return rows
 
@@ -101,7 +116,7 @@ def _relative(path: Path, out: Path) -> str:
 
 
 def render_html(grid_dir: Path, selections: list[Selection], tables: list[Table], figures: list[WrittenFigure],
-                skipped: list[str], out: Path, downloads: list[str]) -> str:
+                skipped: list[str], out: Path, downloads: list[str], ranking: Rankings) -> str:
     """The report page; every link is relative to `out`, where it is written; `downloads` are the
     files beside the tables (LaTeX document, CSV exports)."""
     groups: dict[str, list[dict[str, str]]] = {}
@@ -119,7 +134,8 @@ def render_html(grid_dir: Path, selections: list[Selection], tables: list[Table]
                 for t in tables],
         figure_groups=groups, skipped=skipped, failures=failures,
         incomplete=[m["experiment"] for s in selections for m in s.experiments if not m.get("complete")],
-        downloads=downloads,
+        downloads=downloads, not_drawn=ranking.not_drawn,
+        rank_html=Markup(average_rank_table(ranking).to_html(escape=True)) if ranking.comparisons else "",
         provenance=_provenance(selections),
     )
 
@@ -136,8 +152,14 @@ def write_report(grid_dir: Path, out_dir: Path | None = None, figures: bool = Tr
     downloads = [name for name in written if name not in shown]
     labels, _ = row_labels(selections)
     drawn, skipped = write_figures(selections, labels, out / "figures") if figures else ([], ["figures not requested"])
+    ranking = rankings(selections, labels, out / "figures" if figures else None)
+    drawn += ranking.figures
+    for name, frame in {"ranks.csv": ranks_frame(ranking), "wilcoxon.csv": wilcoxon_frame(ranking)}.items():
+        frame.to_csv(out / name, index=False)
+        written[name] = out / name
     for figure in drawn:
         written.update({_relative(figure.png, out): figure.png, _relative(figure.pdf, out): figure.pdf})
     written["report.html"] = out / "report.html"
-    written["report.html"].write_text(render_html(grid_dir, selections, tables, drawn, skipped, out, downloads))
+    written["report.html"].write_text(render_html(grid_dir, selections, tables, drawn, skipped, out, downloads,
+                                                        ranking))
     return written

@@ -23,6 +23,7 @@ from .exports import cells_frame, long_records, trial_table
 from .latex import latex_document, latex_table
 from .markdown import markdown_table
 from .notes import ProtocolOf, column_notes, mark_notes, model_notes, protocol_notes, selection_notes
+from .provenance import provenance_frame, provenance_note
 from .published import load_published, published_table
 from .records import read_grid
 from .render import text_frame
@@ -71,7 +72,8 @@ def _honest(selection: Selection) -> str:
 def _notes(columns: list[Column], selections: list[Selection], protocol: ProtocolOf, remarks: dict[str, str],
            cells: pd.DataFrame) -> tuple[str, ...]:
     return tuple(column_notes(columns, selections, protocol) + protocol_notes(columns, selections, protocol)
-                 + selection_notes(selections) + entity_notes(selections) + model_notes(remarks) + mark_notes(cells))
+                 + selection_notes(selections) + entity_notes(selections) + model_notes(remarks) + mark_notes(cells)
+                 + provenance_note(selections))
 
 
 def _modes(selections: list[Selection]) -> str:
@@ -138,7 +140,8 @@ def write_table_files(selections: list[Selection], tables: list[Table], out: Pat
     entities = entity_frame(selections)
     exports = {"cells.csv": cells_frame(tables), "records.csv": long_records(selections),
                "trials.csv": trial_table(selections), "entities.csv": entities,
-               "entity_summary.csv": entity_summary(entities, selections)}
+               "entity_summary.csv": entity_summary(entities, selections),
+               "provenance.csv": provenance_frame(selections)}
     for name, frame in exports.items():
         frame.to_csv(out / name, index=False)
         written[name] = out / name
