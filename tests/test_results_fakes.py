@@ -149,9 +149,10 @@ def write_trial(experiment_dir: Path, trial: FakeTrial) -> Path:
 
 def write_experiment(grid: Path, model: str, dataset: str, trials: list[FakeTrial], *, display_name: str,
                      objective_name: str = "val_loss", headline: str = "at-compat", mode: str = "paper",
-                     complete: bool = True, seeds: list[int] | None = None) -> Path:
+                     complete: bool = True, seeds: list[int] | None = None,
+                     extra_meta: dict[str, Any] | None = None) -> Path:
     """An experiment folder (`<model>__<dataset>`, or `...__seeds` when `seeds` are given) whose
-    tables are headed by the `headline` threshold protocol."""
+    tables are headed by the `headline` threshold protocol; `extra_meta` replaces metadata keys."""
     name = f"{model}__{dataset.replace('/', '-')}" + ("__seeds" if seeds is not None else "")
     folder = grid / name
     folder.mkdir(parents=True)
@@ -170,6 +171,7 @@ def write_experiment(grid: Path, model: str, dataset: str, trials: list[FakeTria
                  "train_rows": 3200, "val_rows": 800, "test_rows": 5000, "anomaly_ratio": 0.05},
         "code_version": "abc1234", "started_at": "2026-11-23T04:09:47+00:00",
         **({"seeds": seeds, "seed_repeat_of": f"{model}__{dataset}"} if seeds is not None else {}),
+        **(extra_meta or {}),
     }
     (folder / "tsadbench_experiment.json").write_text(json.dumps(meta, indent=2))
     for trial in trials:
