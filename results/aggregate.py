@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -67,13 +67,24 @@ class Cell:
 
 @dataclasses.dataclass(frozen=True)
 class Table:
-    """A table: `Cell`s, their ranks (1 best, 2 second, 0 neither), caption and footnotes."""
+    """A table: `Cell`s, their ranks (1 best, 2 second, 0 neither), caption and footnotes;
+    `rules` are the row positions that open the sanity baselines of a row group (a rule above)."""
 
     name: str
     caption: str
     cells: pd.DataFrame
     ranks: pd.DataFrame
     notes: tuple[str, ...]
+    rules: tuple[int, ...] = ()
+
+
+def baseline_rules(index: pd.Index, is_baseline: Callable[[Any], bool]) -> tuple[int, ...]:
+    """Positions of the rows that start a run of sanity baselines after other rows of the same
+    group (the first index level of a MultiIndex is the group)."""
+    labels = list(index)
+    group = (lambda label: label[0]) if isinstance(index, pd.MultiIndex) else (lambda label: None)
+    return tuple(i for i in range(1, len(labels)) if is_baseline(labels[i]) and not is_baseline(labels[i - 1])
+                 and group(labels[i]) == group(labels[i - 1]))
 
 
 def section_uses_test_labels(report: dict[str, Any], key: str) -> bool:

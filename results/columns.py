@@ -81,4 +81,7 @@ HONEST_COLUMNS = (
     Column(f"PA-F1{ORACLE.symbol}", f"{ORACLE_SECTION}/pa_f1",
            "the best F1 after point adjustment over all thresholds, chosen on the test labels (oracle)",
            optional=True),
+    Column(f"Best-F1{ORACLE.symbol}", f"{ORACLE_SECTION}/best_pointwise_f1",
+           "the best point-wise F1 (no adjustment) over all thresholds, chosen on the test labels (oracle; "
+           "TSB-AD's Standard-F1)", optional=True),
 )

@@ -70,7 +70,18 @@ def latex_tabular(table: Table) -> str:
     header = lines.index(r"\midrule") - 1
     lines[header] = " & ".join(row_names + [lines[header].split("&", levels)[-1].strip()])
     body = "\n".join(lines)
-    return _group_rules(body, text.columns, levels + 1)
+    return _baseline_rules(_group_rules(body, text.columns, levels + 1), table.rules)
+
+
+def _baseline_rules(body: str, rules: tuple[int, ...]) -> str:
+    """A \\midrule above each data row whose position is in `rules` (the sanity baselines)."""
+    lines = body.split("\n")
+    first = lines.index(r"\midrule") + 1
+    data_rows = [i for i, line in enumerate(lines[first:], start=first)
+                 if line.rstrip().endswith(r"\\") and not line.startswith("\\")]
+    for position in sorted(rules, reverse=True):
+        lines.insert(data_rows[position], r"\midrule")
+    return "\n".join(lines)
 
 
 def latex_table(table: Table) -> str:

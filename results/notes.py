@@ -119,5 +119,9 @@ def mark_notes(cells: pd.DataFrame) -> list[str]:
 
 
 def model_notes(remarks: dict[str, str]) -> list[str]:
-    """Qualifiers cut from the model names to keep the rows short."""
-    return [f"{label}: {remark}." for label, remark in remarks.items()]
+    """Qualifiers cut from the model names to keep the rows short, each said once with every row it
+    applies to ('Dual-STF, Untrained Dual-STF: clean re-implementation ...')."""
+    by_remark: dict[str, list[str]] = {}
+    for label, remark in remarks.items():
+        by_remark.setdefault(remark, []).append(label)
+    return [f"{', '.join(labels)}: {remark}." for remark, labels in by_remark.items()]

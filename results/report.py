@@ -22,6 +22,7 @@ from .select import Selection, select
 from .tables import build_tables, row_labels, write_table_files
 
 RANK_CSS = {1: "font-weight: bold;", 2: "text-decoration: underline;"}
+RULE_CSS = " border-top: 2px solid #555;"  # above the first sanity baseline of a row group
 
 TEMPLATE = jinja2.Environment(autoescape=True).from_string("""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>tsadbench report: {{ run }}</title>
@@ -78,9 +79,12 @@ every dataset run per entity, per metric, with the Friedman test's p-value
 
 
 def table_html(table: Table) -> str:
-    """The table as HTML, best in bold and second underlined, every label and cell escaped."""
+    """The table as HTML, best in bold and second underlined, a rule above the sanity baselines,
+    every label and cell escaped."""
     text = text_frame(table.cells)
     styles = table.ranks.map(lambda rank: RANK_CSS.get(rank, "")).to_numpy()
+    for position in table.rules:
+        styles[position] = [style + RULE_CSS for style in styles[position]]
     styler = (text.style.apply(lambda frame: pd.DataFrame(styles, index=frame.index, columns=frame.columns), axis=None)
               .format(escape="html").format_index(escape="html", axis=0).format_index(escape="html", axis=1))
     return styler.to_html()

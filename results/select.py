@@ -114,7 +114,8 @@ def finished_repeats(trials: list[TrialRecord]) -> tuple[TrialRecord, ...]:
 
 
 def select(metas: list[dict[str, Any]], trials: list[TrialRecord]) -> list[Selection]:
-    """One selection per (model, dataset), in the order the experiments were read, sanity baselines last."""
+    """One selection per (model, dataset): learning models in the order the experiments were read,
+    then the sanity baselines (random, one-liner, untrained copies; see `row_group`)."""
     pairs: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for meta in metas:
         pairs.setdefault((meta["model"], meta["dataset"]), []).append(meta)
@@ -134,9 +135,17 @@ def select(metas: list[dict[str, Any]], trials: list[TrialRecord]) -> list[Selec
             best=best_trial(search, search_meta["objective"]),
             seed_trials=finished_repeats([t for t in own if t.seed_repeat]),
         ))
-    return sorted(selections, key=lambda selection: is_sanity_baseline(selection.model))
+    return sorted(selections, key=lambda selection: row_group(selection.model))
 
 
 def is_sanity_baseline(model: str) -> bool:
     """Whether the table row `model` is a sanity baseline (random, one-liner or an untrained copy)."""
     return model in SANITY_BASELINES or model.endswith(UNTRAINED_MODEL_SUFFIX)
+
+
+def row_group(model: str) -> int:
+    """Where a model's rows go: learning models (0), then the random (1) and one-liner (2)
+    baselines, then the untrained copies (3); the sort keeps the read order within a group."""
+    if model in SANITY_BASELINES:
+        return 1 + SANITY_BASELINES.index(model)
+    return len(SANITY_BASELINES) + 1 if model.endswith(UNTRAINED_MODEL_SUFFIX) else 0

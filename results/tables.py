@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .aggregate import Table, key_present, rank_frame
+from .aggregate import Table, baseline_rules, key_present, rank_frame
 from .columns import HONEST_COLUMNS, MAIN_COLUMNS, Column
 from .entities import entity_frame, entity_notes, entity_summary, pair_cell, pair_groups, table_dataset
 from .exports import cells_frame, long_records, trial_table
@@ -27,7 +27,7 @@ from .provenance import provenance_frame, provenance_note
 from .published import load_published, published_table
 from .records import read_grid
 from .render import text_frame
-from .select import Selection, select, short_name
+from .select import Selection, is_sanity_baseline, select, short_name
 
 
 def row_labels(selections: list[Selection]) -> tuple[dict[str, str], dict[str, str]]:
@@ -92,8 +92,10 @@ def main_table(selections: list[Selection]) -> Table:
                    pd.MultiIndex.from_tuples([(d, c.header) for d, c in columns], names=["dataset", "metric"]))
     caption = (f"P, R and F1 (%) after point adjustment at each model's headline threshold protocol "
                f"(protocol mode: {_modes(selections)}), as the papers report them")
+    baselines = {labels[m] for m in labels if is_sanity_baseline(m)}
     return Table("main", caption, cells, rank_frame(cells), _notes(list(MAIN_COLUMNS), selections, _headline,
-                                                                   remarks, cells))
+                                                                   remarks, cells),
+                 baseline_rules(cells.index, lambda label: label in baselines))
 
 
 def honest_table(selections: list[Selection]) -> Table:
@@ -109,8 +111,10 @@ def honest_table(selections: list[Selection]) -> Table:
                    pd.Index([c.header for c in shown], name="metric"))
     caption = ("Without point adjustment, range- and event-based and threshold-free metrics at a label-free "
                "threshold, and the oracle best PA-F1 (%), per dataset")
+    baselines = {labels[m] for m in labels if is_sanity_baseline(m)}
     return Table("honest", caption, cells, rank_frame(cells, datasets), _notes(shown, selections, _honest,
-                                                                               remarks, cells))
+                                                                               remarks, cells),
+                 baseline_rules(cells.index, lambda label: label[1] in baselines))
 
 
 def build_tables(selections: list[Selection]) -> list[Table]:
@@ -123,7 +127,7 @@ def write_table(table: Table, out: Path) -> dict[str, Path]:
     """`<name>.csv` (cells as shown, no emphasis), `.md` and `.tex`."""
     paths = {f"{table.name}.{ext}": out / f"{table.name}.{ext}" for ext in ("csv", "md", "tex")}
     text_frame(table.cells).to_csv(paths[f"{table.name}.csv"])
-    markdown = markdown_table(text_frame(table.cells), table.ranks, table.caption, table.notes)
+    markdown = markdown_table(text_frame(table.cells), table.ranks, table.caption, table.notes, table.rules)
     paths[f"{table.name}.md"].write_text(markdown)
     paths[f"{table.name}.tex"].write_text(latex_table(table))
     return paths

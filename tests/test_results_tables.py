@@ -25,7 +25,7 @@ HONEST = {"F1": "val_percentile/f1", "PA%K": "val_percentile/pak_auc_f1", "Aff-F
           "R-F1": "val_percentile/range_f1", "Ev-F1": "val_percentile/event_composite_f1",
           "ROC": "threshold_free/roc_auc",
           "PR": "threshold_free/pr_auc", "V-ROC": "threshold_free/vus_roc", "V-PR": "threshold_free/vus_pr",
-          "PA-F1‡": "best_f1/pa_f1"}
+          "PA-F1‡": "best_f1/pa_f1", "Best-F1‡": "best_f1/best_pointwise_f1"}
 
 
 def main_key(label, metric):
@@ -133,7 +133,7 @@ def test_write_tables_returns_every_file_orchestrate_uses(written):
 def test_every_number_of_the_main_table_matches_the_trial_records(grid, written):
     _, behind = grid
     main = pd.read_csv(written["main.csv"], header=[0, 1], index_col=0, dtype=str, keep_default_na=False)
-    assert list(main.index) == [DUAL_STF, TRANSMAMBA, ONE_LINER, RANDOM]
+    assert list(main.index) == [DUAL_STF, TRANSMAMBA, RANDOM, ONE_LINER]
     assert set(main.columns) == {(d, m) for d in ("MSL", "SMD") for m in MAIN}
     for label in main.index:
         for dataset, metric in main.columns:
@@ -230,7 +230,7 @@ def test_footnotes_name_every_protocol_and_metric_variant(written):
     assert "Dual-STF: clean re-implementation of the described architecture." in honest
     main = written["main.md"].read_text()
     assert "segment-wise PA" in main and "Dual-STF: pa_f1 (F1 after point adjustment at the best-f1" in main
-    assert "Threshold protocol at-compat (TransMamba, One-liner |Δx|, Random score): threshold from the train+test" \
+    assert "Threshold protocol at-compat (TransMamba, Random score, One-liner |Δx|): threshold from the train+test" \
         in main and "Threshold protocol best-f1 (Dual-STF): threshold from the test scores, chosen on the test" in main
 
 
@@ -348,3 +348,27 @@ def test_an_early_stopped_trial_is_reported_at_its_restored_epoch_and_extra_scor
     headline_auc = records[(records.score == "model") & (records.metric == "roc_auc")].value
     assert list(headline_auc) == [pytest.approx(restored["threshold_free"]["roc_auc"])]
     assert "Reported epoch per cell: Anomaly Transformer on SMD: epoch 1, restored" in written["main.md"].read_text()
+
+
+def test_sanity_baselines_sit_under_a_rule_after_the_learning_models(written):
+    main_md = written["main.md"].read_text().splitlines()
+    rows = [line.split(" | ")[0].lstrip("| ") for line in main_md if line.startswith("| ") and "---" not in line]
+    assert rows[1:] == [DUAL_STF, TRANSMAMBA, "*sanity baselines*", RANDOM, "One-liner \\|Δx\\|"]
+    tex = written["main.tex"].read_text().splitlines()
+    assert tex[[i for i, line in enumerate(tex) if line.startswith("Random score")][0] - 1] == r"\midrule"
+    honest = written["honest.tex"].read_text()
+    assert honest.count(r"\midrule") >= 2 * 2  # header + one rule per dataset group (plus group separators)
+
+
+def test_row_order_and_footnotes_said_once():
+    from tsadbench.results.aggregate import baseline_rules
+    from tsadbench.results.notes import model_notes
+    from tsadbench.results.select import row_group
+
+    models = ["one_liner", "b:untrained", "zeta", "random", "alpha"]
+    assert sorted(models, key=row_group) == ["zeta", "alpha", "random", "one_liner", "b:untrained"]
+    index = pd.MultiIndex.from_tuples([("A", "m"), ("A", "Random"), ("B", "Random"), ("B", "m"), ("B", "Random")])
+    assert baseline_rules(index, lambda label: label[1] == "Random") == (1, 4)
+    remark = "clean re-implementation of the described architecture"
+    assert model_notes({"Dual-STF": remark, "Untrained Dual-STF": remark, "TWavefussion": "other"}) == [
+        f"Dual-STF, Untrained Dual-STF: {remark}.", "TWavefussion: other."]
