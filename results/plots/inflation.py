@@ -31,25 +31,27 @@ def inflation_figure(selections: list[Selection], labels: dict[str, str], out: P
     colours = dict(zip(models, cycle(plt.get_cmap("tab10").colors)))
     datasets = list(dict.fromkeys(table_dataset(s) for s, _, _ in points))
     markers = dict(zip(datasets, cycle(MARKERS)))
-    figure, ax = plt.subplots(figsize=(7.4, 5.2), layout="constrained")
+    figure, ax = plt.subplots(figsize=(6.4, 6.4 + 0.22 * (len(models) + len(datasets) + 1) / 2), layout="constrained")
     ax.plot([0, 100], [0, 100], color="grey", ls=":", lw=1)
     for selection, raw, adjusted in points:
         baseline = is_sanity_baseline(selection.model)
         ax.errorbar(100 * raw.mean, 100 * adjusted.mean, xerr=100 * (raw.std or 0), yerr=100 * (adjusted.std or 0),
                     marker=markers[table_dataset(selection)], ms=8, color=colours[selection.model],
                     markeredgecolor="black" if baseline else colours[selection.model],
-                    markeredgewidth=2 if baseline else 0.5, ls="none")
+                    markeredgewidth=2 if baseline else 0.5, ls="none", zorder=2 if baseline else 3)
     ax.set(xlim=(0, 100), ylim=(0, 100), aspect="equal", xlabel="F1 without adjustment (%)",
            ylabel="F1 after point adjustment (%)")
-    ax.set_title("Point adjustment inflates F1 (headline threshold of each model)", fontsize=10)
+    figure.suptitle("Point adjustment inflates F1 (headline threshold of each model)", fontsize=10)
     model_handles = [Line2D([], [], ls="none", marker="o", ms=8, color=colours[m],
                             markeredgecolor="black" if is_sanity_baseline(m) else colours[m],
                             markeredgewidth=2 if is_sanity_baseline(m) else 0.5,
                             label=labels[m] + (" (sanity baseline)" if is_sanity_baseline(m) else ""))
                      for m in models if any(s.model == m for s, _, _ in points)]
-    dataset_handles = [Line2D([], [], ls="none", marker=markers[d], color="grey", label=d) for d in datasets]
-    figure.legend(handles=model_handles, title="model", loc="outside right upper", fontsize=8)
-    figure.legend(handles=dataset_handles, title="dataset", loc="outside right lower", fontsize=8)
+    dataset_handles = [Line2D([], [], ls="none", marker=markers[d], color="grey", label=f"dataset {d}")
+                       for d in datasets]
+    # Below the axes, outside them: the legend never covers a point nor squeezes the plot sideways.
+    figure.legend(handles=model_handles + dataset_handles, loc="outside lower center", ncols=2, fontsize=8,
+                  frameon=False)
     missing = sorted(set(SANITY_BASELINES) - {s.model for s, _, _ in points})
     protocols = ", ".join(dict.fromkeys(f"{labels[s.model]}: {s.headline_protocol}" for s, _, _ in points))
     oracle = sorted({f"{labels[s.model]} on {table_dataset(s)}" for s, raw, adjusted in points
