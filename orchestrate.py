@@ -171,7 +171,7 @@ def _run(plan, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         print(f"note: {note}")
     if plan.missing_benchmarks:
         print(f"not found under the data root: {', '.join(plan.missing_benchmarks)} "
-              "(see `python -m datasets prepare`)")
+              "(see `python -m tsadbench.datasets prepare`)")
     cluster = start_ray(args.address, dashboard=not args.no_dashboard, dashboard_host=args.dashboard_host,
                         num_cpus=args.num_cpus)
     try:

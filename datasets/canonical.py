@@ -79,8 +79,8 @@ def load_entity(root: Path, dataset: str, entity: str) -> EntityArrays:
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
         if isinstance(error, DatasetFormatError):
             raise
-        raise DatasetFormatError(f"{path}: not a readable .npz file ({error}); it is truncated or damaged: "
-                                 "prepare the dataset again (python -m datasets prepare ... --overwrite)") from error
+        raise DatasetFormatError(f"{path}: not a readable .npz file ({error}); it is truncated or damaged: prepare "
+                                 "the dataset again (python -m tsadbench.datasets prepare ... --overwrite)") from error
     validate_entity(train, test, labels, str(path))
     return EntityArrays(dataset, entity, train, test, labels.astype(np.uint8))
 

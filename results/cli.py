@@ -11,7 +11,7 @@ from .report import write_report
 
 def main(argv: list[str] | None = None) -> int:
     """Write everything and print each written file; 2 when the folder holds no experiment."""
-    parser = argparse.ArgumentParser(prog="python -m results", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tsadbench.results", description=__doc__)
     parser.add_argument("grid_dir", type=Path, help="a grid folder written by orchestrate.py")
     parser.add_argument("--out", type=Path, default=None, help="where to write (default: <grid_dir>/tables)")
     parser.add_argument("--no-figures", action="store_true", help="tables and report only (faster)")

@@ -85,8 +85,9 @@ def comparison_of(blocks: BlockSet, metric: Metric) -> tuple[RankComparison | No
     if len(models) < 2:
         return None, f"{where}: fewer than two models have a number", False
     if len(complete) < MIN_BLOCKS:
-        return None, (f"{where}: {len(complete)} {blocks.noun} with a number for every model, fewer than the "
-                      f"{MIN_BLOCKS} a two-sided Wilcoxon test at 0.05 needs (with N = 5 its smallest p is 0.0625)"), False
+        why = (f"{where}: {len(complete)} {blocks.noun} with a number for every model, fewer than the {MIN_BLOCKS} "
+               "a two-sided Wilcoxon test at 0.05 needs (with N = 5 its smallest p is 0.0625)")
+        return None, why, False
     values = np.array([[blocks.cells[b][m].mean for m in models] for b in complete])
     oracle = any(blocks.cells[b][m].oracle for b in complete for m in models)
     label = metric.label + (f" {ORACLE.symbol}" if oracle else "")

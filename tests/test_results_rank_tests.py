@@ -42,8 +42,8 @@ def test_demsar_friedman_and_iman_davenport():
 def test_demsar_nemenyi_critical_difference():
     assert nemenyi_critical_difference(4, 14) == pytest.approx(1.25, abs=5e-3)
     # q_alpha of Demšar's Table 5(a), alpha = 0.05
-    for k, q in [(2, 1.960), (3, 2.343), (4, 2.569), (5, 2.728), (10, 3.164)]:
-        assert nemenyi_critical_difference(k, 6) / np.sqrt(k * (k + 1) / 36) == pytest.approx(q, abs=1e-3)  # the table truncates
+    for k, q in [(2, 1.960), (3, 2.343), (4, 2.569), (5, 2.728), (10, 3.164)]:  # the table truncates: abs 1e-3
+        assert nemenyi_critical_difference(k, 6) / np.sqrt(k * (k + 1) / 36) == pytest.approx(q, abs=1e-3)
 
 
 def test_demsar_wilcoxon_example():

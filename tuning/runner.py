@@ -199,7 +199,7 @@ def plan_grid(request: GridRequest) -> GridPlan:
             notes.append(f"paper datasets not found under the data root: {', '.join(missing)}")
         if not datasets:
             raise GridConfigError("none of the paper datasets (SMD, MSL, SMAP, PSM, SWaT, WADI) is under the data "
-                                  "root: give --data-root, or prepare them with `python -m datasets prepare`")
+                                  "root: give --data-root, or prepare them with `python -m tsadbench.datasets prepare`")
     left_out: dict[str, list[str]] = {}
     if request.entity_policy == "per-entity":
         datasets, left_out = _entities_with_anomalies(datasets, request.data_root, notes)
