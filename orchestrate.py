@@ -53,6 +53,18 @@ def _fixed_value(text: str) -> tuple[str, object]:
     return key.strip(), yaml.safe_load(value)
 
 
+def _vus_window(text: str) -> int | str:
+    if text == "period":
+        return text
+    try:
+        window = int(text)
+    except ValueError:
+        window = -1
+    if window < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of points (>= 0) or 'period'")
+    return window
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="orchestrate.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -100,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--nan-policy", default="error", choices=NAN_POLICIES)
     parser.add_argument("--entity-policy", default="concatenated", choices=ENTITY_POLICIES,
                         help="a dataset NAME as all its entities end to end (the papers) or one experiment per entity")
+    parser.add_argument("--vus-window", type=_vus_window, default=100, metavar="{N,period}",
+                        help="VUS buffer: N points (default 100, TSB-AD's get_metrics) or 'period', the series' "
+                             "period as TSB-AD's leaderboard uses it (leaderboard-comparable VUS)")
     parser.add_argument("--time-budget", type=float, help="seconds per experiment before Tune stops it")
     parser.add_argument("--address", help="join an existing Ray cluster (e.g. HEAD:6379 or auto)")
     parser.add_argument("--num-cpus", type=int, help="CPUs of the embedded local cluster (default: all)")
@@ -149,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             max_windows_per_epoch=args.max_windows_per_epoch, fixed=dict(args.fix), data_root=resolve_data_root(args.data_root),
             nan_policy=args.nan_policy, entity_policy=args.entity_policy, time_budget_s=args.time_budget,
             untrained_copies=args.untrained_copies, plugins=tuple(args.plugins),
-            search_space_dirs=tuple(args.search_space_dirs),
+            search_space_dirs=tuple(args.search_space_dirs), vus_window=args.vus_window,
         )
         plan = plan_grid(request)
     except USER_ERRORS as error:

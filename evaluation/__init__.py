@@ -8,6 +8,26 @@ Main entry points::
     PROTOCOLS  # name -> ThresholdProtocol(name, splits, uses_test_labels, ...)
 
 Command line: ``python -m tsadbench.evaluation --scores S --labels L [--train-scores T] [--protocol NAME]``.
+
+Where we differ from the reference code (every other metric agrees with TSB-AD, ahstat's affiliation
+package, prts, tadpak and the Anomaly-Transformer loop to 1e-15; each difference is pinned in
+``tests/test_evaluation_reference_differences.py``):
+
+* event-wise F1: TSB-AD's ``basic_metrics.py`` ends a ground-truth event at ``tim - 1`` when the labels
+  end inside it, so the last point of a segment that reaches the end of the series cannot detect it;
+  here every point of the segment can (:mod:`.event_f1`).
+* range-based metrics: TSB-AD's ``range_convers_new`` finds no range in an all-ones prediction (it reads
+  range bounds off the changes of the series, and a constant series has none) and XORs the labels,
+  which fails on float labels; here an all-ones prediction is one range, and bool, int and float
+  labels give the same ranges (:mod:`.range_based`).
+* affiliation: ahstat's package returns NaN precision when nothing is predicted; here it is 0, as every
+  undefined ratio of this package (:mod:`.affiliation`).
+* PA%K: tadpak compares the hits with ``k / 100 * len`` in floating point (``29 / 100 * 100`` is
+  28.999999999999996, so 29 hits of 100 pass K = 29); here ``hits * 100 > k * len`` is exact
+  (:mod:`.point_adjust`).
+* VUS: TSB-AD's leaderboard sets the buffer from the series' period (``find_length_rank``), not the 100
+  of ``get_metrics``' default: ``window="period"`` (CLI ``--window period``, ``orchestrate.py
+  --vus-window period``) gives leaderboard-comparable numbers.
 """
 
 from .affiliation import Affiliation, affiliation, affiliation_from_events

@@ -38,6 +38,12 @@ def test_bad_input_is_one_line_and_exit_code_2(args, message):
     assert lines == [f"orchestrate.py: error: {lines[0].split('error: ', 1)[1]}"] and message in lines[0]
 
 
+def test_a_bad_vus_window_names_the_choices():
+    completed = _orchestrate("--grid", "smoke", "--vus-window", "weekly")
+    assert completed.returncode == 2 and "Traceback" not in completed.stderr
+    assert "argument --vus-window: 'weekly': give a number of points (>= 0) or 'period'" in completed.stderr
+
+
 def test_missing_dataset_under_a_real_root_lists_what_is_there(shared_data_root):
     completed = _orchestrate("--grid", "smoke", "--datasets", "PSM", "--data-root", shared_data_root)
     assert completed.returncode == 2

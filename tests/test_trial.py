@@ -189,3 +189,15 @@ def test_the_at_family_reports_the_reconstruction_score_beside_the_headline(data
         reconstruction = model.network(windows)[0]
     np.testing.assert_allclose(scores["reconstruction"][:16], (windows - reconstruction).pow(2).mean(-1)[0].numpy(),
                                rtol=1e-5)
+
+
+def test_the_vus_window_follows_the_settings_and_cpu_time_is_reported(data):
+    from tsadbench.evaluation.vus import period_window
+
+    config = {**CONFIG, "epochs": 1}
+    fixed = _collect(config, data, TrialSettings("mlp_autoencoder", "synthetic", max_windows_per_epoch=128))
+    period = _collect(config, data, TrialSettings("mlp_autoencoder", "synthetic", max_windows_per_epoch=128,
+                                                  vus_window="period"))
+    assert fixed[0][0]["threshold_free"]["vus_window"] == 100
+    assert period[0][0]["threshold_free"]["vus_window"] == period_window(data.test)
+    assert 0 < fixed[0][0]["cpu_seconds"] and fixed[0][0]["best_f1"]["best_pointwise_f1"] > 0

@@ -56,6 +56,7 @@ class GridRequest:
     untrained_copies: bool = True
     plugins: tuple[str, ...] = ()
     search_space_dirs: tuple[Path, ...] = ()
+    vus_window: int | str = 100
 
     @property
     def grid_dir(self) -> Path:
@@ -229,7 +230,8 @@ def plan_grid(request: GridRequest) -> GridPlan:
                                      max_windows_per_epoch=request.max_windows_per_epoch or grid.max_windows_per_epoch,
                                      cpus=resources["cpu"], protocols=protocols,
                                      score_postprocessing=evaluation.pop("score_postprocessing", "none"),
-                                     protocol_options=evaluation, protocol_mode=mode.name)
+                                     protocol_options=evaluation, protocol_mode=mode.name,
+                                     vus_window=request.vus_window)
             dataset_space = _apply_fixed(space, space.paper_point(name), allowed) if grid.paper_settings else space
             experiments.append(ExperimentPlan(
                 settings=settings,

@@ -30,7 +30,8 @@ class TrialSettings:
     `seed` (set by seed repeats) overrides `seed`. `protocol_options` (pot_q, pot_level,
     epsilon_reg_level) and `score_postprocessing` are the repository's evaluation settings for
     this dataset, from the model's search-space file. `protocol_mode` decides which split early
-    stopping monitors (`early_stopping.monitored_split`)."""
+    stopping monitors (`early_stopping.monitored_split`). `vus_window` is the VUS buffer: points,
+    or "period" (TSB-AD's leaderboard: the test series' period)."""
 
     model: str
     dataset: str
@@ -42,6 +43,7 @@ class TrialSettings:
     protocol_options: dict[str, float] = dataclasses.field(default_factory=dict)
     score_postprocessing: str = "none"
     protocol_mode: str = "clean"
+    vus_window: int | str = 100
 
 
 def split_config(config: dict[str, Any], model_cls: type[AnomalyDetector]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -68,7 +70,8 @@ def postprocess_split_scores(scores: dict[str, np.ndarray], data: PreparedData, 
 
 
 def evaluate_epoch(scores: dict[str, np.ndarray], labels: np.ndarray, anomaly_ratio: float,
-                   protocols: tuple[str, ...], protocol_options: dict[str, float] | None = None) -> dict[str, Any]:
+                   protocols: tuple[str, ...], protocol_options: dict[str, float] | None = None,
+                   vus_window: int | str = 100, series: np.ndarray | None = None) -> dict[str, Any]:
     """Every protocol's record and the threshold-free metrics for one epoch's scores.
 
     Protocols that read train scores see the whole training split (train and its validation
@@ -85,7 +88,7 @@ def evaluate_epoch(scores: dict[str, np.ndarray], labels: np.ndarray, anomaly_ra
                                          **(protocol_options or {}))
         for protocol in protocols
     }
-    records["threshold_free"] = threshold_free_metrics(scores["test"], labels)
+    records["threshold_free"] = threshold_free_metrics(scores["test"], labels, window=vus_window, series=series)
     return records
 
 
@@ -192,7 +195,7 @@ def _report_epoch(model: AnomalyDetector, data: PreparedData, settings: TrialSet
         scores = postprocess_split_scores({split: values[name] for split, values in score_sets.items()},
                                           data, settings.score_postprocessing)
         evaluated[name] = (scores, evaluate_epoch(scores, data.labels, run["anomaly_ratio"], settings.protocols,
-                                                  settings.protocol_options))
+                                                  settings.protocol_options, settings.vus_window, data.test))
     scores, records = evaluated.pop(HEADLINE_SCORE)
     metrics = {
         **run,
