@@ -12,7 +12,7 @@ import yaml
 
 from ..evaluation.thresholds import PROTOCOLS
 from .aggregate import Cell, Table
-from .entities import pair_cell, pair_groups
+from .entities import entity_notes, pair_cell, pair_groups
 from .marks import ORACLE
 from .notes import mark_notes
 from .select import Selection
@@ -100,4 +100,5 @@ def published_table(selections: list[Selection], papers: list[Published], labels
                      f"{', '.join(p.model for p in papers)}).")
     caption = "Published versus reproduced: P, R, F1 (%) under each paper's own threshold protocol"
     ranks = pd.DataFrame(0, index=index, columns=header)
-    return Table("published", caption, frame, ranks, tuple(notes + mark_notes(frame)))
+    shown_selections = [s for s in selections if s.model in {p.model for p in shown}]
+    return Table("published", caption, frame, ranks, tuple(notes + entity_notes(shown_selections) + mark_notes(frame)))

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 from ..marks import ORACLE
 from ..records import TrialRecord, flat_value
 from ..select import Selection
-from .common import WrittenFigure, safe_stem, save
+from .common import WrittenFigure, integer_axis, safe_stem, save
 
 LOSSES = ("train_loss", "val_loss")
 
@@ -43,6 +43,7 @@ def curves_figure(selection: Selection, label: str, out: Path) -> WrittenFigure 
                         label="failed trial" if trial.status == "ERROR" else "other trial")
         oracle = ORACLE.symbol * (key == metric and selection.objective_uses_test_labels)
         ax.set(xlabel="epoch", ylabel=key + oracle, title=key + oracle + (" (objective)" if key == metric else ""))
+        integer_axis(ax)
         ax.title.set_fontsize(9)
         handles, names = ax.get_legend_handles_labels()
         unique = dict(zip(names, handles))

@@ -10,7 +10,6 @@ from typing import Any
 
 import matplotlib
 import optuna
-from matplotlib.ticker import MaxNLocator
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 from optuna.visualization import matplotlib as optuna_plots
@@ -18,7 +17,7 @@ from optuna.visualization import matplotlib as optuna_plots
 from ..marks import ORACLE
 from ..records import TrialRecord, flat_value
 from ..select import Selection, objective_value
-from .common import WrittenFigure, safe_stem, save
+from .common import WrittenFigure, integer_axis, safe_stem, save
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -124,7 +123,9 @@ def study_figures(selection: Selection, label: str, out: Path) -> tuple[list[Wri
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         ax = optuna_plots.plot_optimization_history(study, target_name=metric)
         ax.set_title(f"Optimisation history: {name}", fontsize=10)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        integer_axis(ax)
+        # Optuna puts the legend right of the axes; below them it squeezes nothing sideways.
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=2, fontsize=8, frameon=False)
         figures = [save(ax.figure, out, f"history_{stem}", "Studies", f"History: {name}",
                         f"Objective {metric} ({selection.objective['mode']}) of each finished trial of {name} at its "
                         f"last epoch, in start order, and the best so far ({complete} finished, "
