@@ -51,7 +51,12 @@ def test_grid_runs_reports_and_tables_match_the_records(ray_session, tmp_path):
     assert untrained["epoch"] == 0 and untrained["config"]["untrained"] is True
     assert {k: v for k, v in untrained["config"].items() if k != "untrained"} == best["config"]
     assert untrained["val_loss"] > best["val_loss"]
-    assert list(main.index) == ["MLP autoencoder", "Untrained MLP autoencoder", "Random score"]
+    assert list(main.index) == ["MLP autoencoder", "Random score", "Untrained MLP autoencoder"]
+    for folder in (tmp_path / "run").glob("*/tsadbench_experiment.json"):
+        provenance = json.loads(folder.read_text())["provenance"]
+        assert {"torch", "ray", "optuna", "numpy", "tsadbench"} <= set(provenance["packages"])
+        assert isinstance(provenance["git"]["dirty"], bool) and len(provenance["config_hash"]) == 16
+        assert len(json.loads(folder.read_text())["data"]["file_sha256"]["synthetic (generated)"]) == 64
     assert main.loc["Untrained MLP autoencoder", ("synthetic", "F1")] == f"{100 * untrained['val_percentile']['pa_f1']:.2f}"
 
     rerun = run_grid(plan_grid(GridRequest(grid=TINY, storage=tmp_path, run_name="run", protocol="clean")),
