@@ -85,7 +85,7 @@ def comparison_of(blocks: BlockSet, metric: Metric) -> tuple[RankComparison | No
     if len(models) < 2:
         return None, f"{where}: fewer than two models have a number", False
     if len(complete) < MIN_BLOCKS:
-        why = (f"{where}: {len(complete)} {blocks.noun} with a number for every model, fewer than the {MIN_BLOCKS} "
+        why = (f"{where}: N = {len(complete)} {blocks.noun} with a number for every model, fewer than the {MIN_BLOCKS} "
                "a two-sided Wilcoxon test at 0.05 needs (with N = 5 its smallest p is 0.0625)")
         return None, why, False
     values = np.array([[blocks.cells[b][m].mean for m in models] for b in complete])
@@ -112,7 +112,7 @@ def rankings(selections: list[Selection], labels: dict[str, str], figures_out: P
             comparison, why_not, oracle = comparison_of(blocks, metric)
             if comparison is None:
                 if metric.diagram:
-                    not_drawn.append(f"critical-difference diagram of {why_not}")
+                    not_drawn.append(why_not)
                 continue
             comparisons.append((blocks.name, comparison))
             if metric.diagram and figures_out is not None:

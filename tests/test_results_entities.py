@@ -113,7 +113,7 @@ def test_ranks_across_entities_and_a_cd_diagram(grid):
     html = written["report.html"].read_text()
     assert "cd_PA-F1_SMD_entities.png" in html
     # Two datasets are too few to rank models across datasets: the report says why.
-    assert "across datasets: 2 datasets with a number for every model, fewer than the 6" in html
+    assert "across datasets: N = 2 datasets with a number for every model, fewer than the 6" in html
 
 
 def test_records_and_provenance_carry_the_hashes(grid):
