@@ -1,5 +1,6 @@
 """Every experiment's metadata records the package versions, the git commit with a dirty flag, the
-machine, the sha256 of each dataset file used and a configuration hash; records.csv carries them."""
+machine, the sha256 of each dataset file used and a configuration hash (records.csv and provenance.csv
+carry them: tests/test_results_entities.py)."""
 import hashlib
 import json
 import subprocess
@@ -7,6 +8,7 @@ import subprocess
 import numpy as np
 import pytest
 
+from tests.test_dataset_registry import store  # noqa: F401  (TOY: entities a, b and quiet, no anomaly)
 from tsadbench.datasets.canonical import EntityArrays, save_entity
 from tsadbench.tuning import provenance
 from tsadbench.tuning.experiment import _metadata
@@ -14,17 +16,6 @@ from tsadbench.tuning.grids import GridSpec
 from tsadbench.tuning.runner import GridRequest, plan_grid
 
 PACKAGES = {"tsadbench", "torch", "ray", "optuna", "numpy"}
-
-
-@pytest.fixture
-def store(tmp_path):
-    rng = np.random.default_rng(0)
-    for entity, anomalous in (("a", True), ("b", True), ("quiet", False)):
-        labels = np.zeros(300, np.uint8)
-        labels[100:110] = anomalous
-        save_entity(tmp_path / "store", EntityArrays("TOY", entity, rng.normal(size=(400, 3)),
-                                                     rng.normal(size=(300, 3)), labels))
-    return tmp_path / "store"
 
 
 def _plan(store, tmp_path, **overrides):
