@@ -137,6 +137,7 @@ def study_figures(selection: Selection, label: str, out: Path) -> tuple[list[Wri
         ax = optuna_plots.plot_param_importances(study, target_name=metric)
         ax.set_title("", loc="left")
         ax.set_title(f"Parameter importances: {name}", fontsize=10)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=8, frameon=False)
         figures.append(save(ax.figure, out, f"importance_{stem}", "Studies", f"Importances: {name}",
                             f"Importance of each searched parameter for {metric} over the {complete} finished "
                             f"trials of {name} (Optuna's default evaluator, PED-ANOVA; plot_param_importances)"
