@@ -9,6 +9,7 @@ import pandas as pd
 
 from ..evaluation.thresholds import PROTOCOLS
 from .columns import THRESHOLD_FREE, Column, section_of
+from .entities import table_dataset
 from .marks import INCOMPLETE, MISSING, NOT_COMPUTED, NOT_RUN, ORACLE
 from .records import flat_value
 from .select import MIN_SEEDS, Selection, short_name
@@ -82,6 +83,16 @@ def _per_model(selections: list[Selection], text: Callable[[Selection], str]) ->
     return "; ".join(f"{', '.join(dict.fromkeys(names))}: {t}" for t, names in groups.items())
 
 
+def _pairs_saying(selections: list[Selection], text: Callable[[Selection], str]) -> str:
+    """'<model> on <datasets>: <text>' once per (model, text), a per-entity dataset named once
+    rather than per entity."""
+    groups: dict[tuple[str, str], dict[str, None]] = {}
+    for selection in selections:
+        key = (short_name(selection.display_name), text(selection))
+        groups.setdefault(key, {})[table_dataset(selection)] = None
+    return "; ".join(f"{model} on {', '.join(datasets)}: {said}" for (model, said), datasets in groups.items())
+
+
 def selection_notes(selections: list[Selection]) -> list[str]:
     """How each cell's configuration was chosen, how trials were stopped, and the seeds behind it."""
     if not selections:
@@ -95,7 +106,7 @@ def selection_notes(selections: list[Selection]) -> list[str]:
                  for s in selections for t in s.reported[:1]) + "."]
     processed = [s for s in selections if s.score_postprocessing != "none"]
     if processed:
-        where = "; ".join(f"{short_name(s.display_name)} on {s.dataset}: {s.score_postprocessing}" for s in processed)
+        where = _pairs_saying(processed, lambda s: s.score_postprocessing)
         notes.append(f"Scores post-processed before every threshold and metric, as the model's repository does: "
                      f"{where} (entity-minmax: entity seams ±19 points zeroed, scores min-max scaled per entity).")
     seeded = [s for s in selections if len(s.seed_trials) >= MIN_SEEDS]
@@ -104,7 +115,7 @@ def selection_notes(selections: list[Selection]) -> list[str]:
         return notes
     counts = _distinct(len(s.reported) for s in seeded)
     where = (f"n = {counts[0]} seeds for every such cell" if len(counts) == 1 else
-             "; ".join(f"{short_name(s.display_name)} on {s.dataset}: n = {len(s.reported)}" for s in seeded))
+             _pairs_saying(seeded, lambda s: f"n = {len(s.reported)}"))
     training = _distinct(m.get("early_stopping") for s in seeded for m in s.experiments if "seeds" in m)
     trained = f"; seed repeats: {'; '.join(training)}" if training else ""
     notes.append(f"x ± s: mean ± sample standard deviation (n − 1) over the finished seed repeats of the selected "

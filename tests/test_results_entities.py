@@ -127,3 +127,18 @@ def test_records_and_provenance_carry_the_hashes(grid):
     assert row["code"] == "0123456789ab (dirty)" and row["version.torch"] == "2.13.0"
     assert row["trial_cpu_seconds"] == pytest.approx(0.5)
     assert "Provenance: code 0123456789ab (dirty) with torch 2.13.0, ray 2.60.0" in written["main.md"].read_text()
+
+
+def test_a_fact_about_every_entity_is_said_once_for_the_dataset(tmp_path):
+    from tsadbench.results.tables import write_tables
+
+    rng = np.random.default_rng(5)
+    for entity in ENTITIES[:3]:
+        data = {"dataset": f"SMAP/{entity}", "entity_policy": "per-entity", "entities_left_out": []}
+        settings = {"model": "random", "dataset": f"SMAP/{entity}", "score_postprocessing": "entity-minmax"}
+        write_experiment(tmp_path, "random", f"SMAP/{entity}",
+                         [FakeTrial(f"r{entity[-1]}", config(rng), random_reports(rng, 1, 1))],
+                         display_name="Random score", extra_meta={"data": data, "settings": settings})
+    notes = write_tables(tmp_path)["main.md"].read_text()
+    assert "as the model's repository does: Random score on SMAP: entity-minmax (" in notes
+    assert "machine-1-" not in notes
