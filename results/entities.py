@@ -134,15 +134,20 @@ def entity_notes(selections: list[Selection]) -> list[str]:
     notes = []
     by_dataset: dict[str, dict[str, int]] = {}
     left: dict[str, list[str]] = {}
+    unfinished: dict[str, list[str]] = {}
     for (model, dataset), members in pair_groups(selections).items():
         if is_entity_run(members[0]):
-            by_dataset.setdefault(dataset, {})[model] = len(members)
+            by_dataset.setdefault(dataset, {})[model] = sum(bool(s.reported) for s in members)
             left.setdefault(dataset, []).extend(left_out_entities(members))
+            unfinished.setdefault(dataset, []).extend(f"{model} on {entity_name(s)}" for s in members
+                                                      if not s.reported)
     for dataset, counts in by_dataset.items():
         ns = sorted(set(counts.values()))
         n = f"n = {ns[0]} entities" if len(ns) == 1 else "n = " + ", ".join(f"{m}: {c}" for m, c in counts.items())
         gone = list(dict.fromkeys(left[dataset]))
+        missing = (f" Not averaged (no finished trial): {', '.join(unfinished[dataset])}." if unfinished[dataset]
+                   else "")
         notes.append(f"{dataset}: run per entity; each number is the mean over its entities ({n}) of each entity's "
                      f"number; medians and every entity's numbers are in entity_summary.csv and entities.csv. "
-                     f"Left out (no anomalous test point): {', '.join(gone) if gone else 'none'}.")
+                     f"Left out (no anomalous test point): {', '.join(gone) if gone else 'none'}.{missing}")
     return notes

@@ -142,3 +142,21 @@ def test_a_fact_about_every_entity_is_said_once_for_the_dataset(tmp_path):
     notes = write_tables(tmp_path)["main.md"].read_text()
     assert "as the model's repository does: Random score on SMAP: entity-minmax (" in notes
     assert "machine-1-" not in notes
+
+
+def test_an_entity_without_a_finished_trial_is_not_averaged_and_is_named(tmp_path):
+    from tsadbench.results.tables import write_tables
+
+    rng = np.random.default_rng(6)
+    for entity in ENTITIES[:3]:
+        data = {"dataset": f"SMD/{entity}", "entity_policy": "per-entity", "entities_left_out": []}
+        failed = entity == ENTITIES[2]
+        trial = FakeTrial(f"r{entity[-1]}", config(rng), [] if failed else random_reports(rng, 1, 1),
+                          error="RuntimeError: boom" if failed else None)
+        write_experiment(tmp_path, "random", f"SMD/{entity}", [trial], display_name="Random score",
+                         extra_meta={"data": data})
+    written = write_tables(tmp_path)
+    cells = pd.read_csv(written["cells.csv"])
+    assert cells[(cells.table == "main") & (cells.column == "SMD / F1")].iloc[0]["n"] == 2
+    notes = written["main.md"].read_text()
+    assert "(n = 2 entities)" in notes and "Not averaged (no finished trial): random on machine-1-3." in notes
