@@ -101,9 +101,8 @@ def selection_notes(selections: list[Selection]) -> list[str]:
     stopping = _per_model(selections, lambda s: str(s.meta.get("early_stopping", "not recorded")))
     notes = [f"Configuration per cell: the trial with the best objective at its reported epoch; objective: {objective}.",
              f"Early stopping: {stopping}.",
-             "Reported epoch per cell: " + "; ".join(
-                 f"{short_name(s.display_name)} on {s.dataset}: {t.reported_epoch_reason}"
-                 for s in selections for t in s.reported[:1]) + "."]
+             "Reported epoch per cell: " + _pairs_saying([s for s in selections if s.reported],
+                                                         lambda s: s.reported[0].reported_epoch_reason) + "."]
     processed = [s for s in selections if s.score_postprocessing != "none"]
     if processed:
         where = _pairs_saying(processed, lambda s: s.score_postprocessing)
