@@ -21,7 +21,6 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 
 import argparse  # noqa: E402
 import datetime as dt  # noqa: E402
-import json  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import yaml  # noqa: E402
@@ -31,15 +30,29 @@ from tsadbench.datasets.preprocessing import NAN_POLICIES  # noqa: E402
 from tsadbench.datasets.registry import ENTITY_POLICIES, UnknownDatasetError, resolve_data_root  # noqa: E402
 from tsadbench.datasets.windows import WindowTooLongError  # noqa: E402
 from tsadbench.search_spaces import SearchSpaceError  # noqa: E402
+from tsadbench.search_spaces.safe_yaml import load_yaml_text  # noqa: E402
 from tsadbench.tuning.grids import GRIDS, UnknownGridError, get_grid  # noqa: E402
 from tsadbench.tuning.objectives import OBJECTIVES, PROTOCOL_MODES, UnknownObjectiveError  # noqa: E402
+from tsadbench.tuning.run_files import COMMAND_FILE, RunFolderError, read_run_command, write_run_files  # noqa: E402
+from tsadbench.tuning.validation import FlagError, check_numeric_flags, confined_run_folder  # noqa: E402
 from tsadbench.zoo import UnknownModelError  # noqa: E402
 from tsadbench.zoo.base import ModelConfigError  # noqa: E402
 
 USER_ERRORS = (UnknownModelError, UnknownDatasetError, UnknownGridError, UnknownObjectiveError, SearchSpaceError,
                DatasetFormatError, WindowTooLongError, ModelConfigError, FileNotFoundError, ValueError)
 DEFAULT_STORAGE = Path("ray_results")
-COMMAND_FILE = "tsadbench_command.json"
+# What a resumed run may change: where and how Ray runs, never what the run computes.
+RESUME_MAY_CHANGE = ("address", "num_cpus", "no_dashboard", "dashboard_host", "shared_storage", "resume", "name",
+                     "storage", "trust_run")
+EXIT_STORAGE_FULL = 75  # EX_TEMPFAIL: free space, then --resume
+EXIT_ALL_FAILED = 1
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with its errors on one line, like every other refusal of this command."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -48,9 +61,14 @@ def _names(text: str) -> tuple[str, ...]:
 
 def _fixed_value(text: str) -> tuple[str, object]:
     key, sep, value = text.partition("=")
-    if not sep or not key:
+    if not sep or not key.strip():
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got '{text}'")
-    return key.strip(), yaml.safe_load(value)
+    try:
+        return key.strip(), load_yaml_text(value, f"--fix {key.strip()}")
+    except yaml.YAMLError as error:
+        problem = str(error).splitlines()[0]
+        raise argparse.ArgumentTypeError(f"{key.strip()}: {value!r} is not a plain value ({problem}): "
+                                         "write a number, true/false, a [list] or text") from None
 
 
 def _vus_window(text: str) -> int | str:
@@ -66,8 +84,8 @@ def _vus_window(text: str) -> int | str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="orchestrate.py", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(prog="orchestrate.py", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--grid", help=f"which grid: {', '.join(GRIDS)} (not needed with --resume)")
     parser.add_argument("--models", type=_names, help="comma-separated models (default: the grid's)")
     parser.add_argument("--datasets", type=_names,
@@ -108,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="continue the run --name (default: the newest run under --storage) with the "
                              "arguments it was started with; complete experiments are skipped, interrupted "
                              "ones restored")
+    parser.add_argument("--trust-run", action="store_true",
+                        help="with --resume: sign a run folder this account did not create (yours from another "
+                             "machine, or from before signatures); resuming restores Ray's pickled state from it")
     parser.add_argument("--data-root", help="canonical dataset store (default: $TSAD_DATA_ROOT)")
     parser.add_argument("--nan-policy", default="error", choices=NAN_POLICIES)
     parser.add_argument("--entity-policy", default="concatenated", choices=ENTITY_POLICIES,
@@ -124,21 +145,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _given_arguments(raw: list[str]) -> dict[str, object]:
+    """Only the arguments written on the command line (defaults left out)."""
+    parser = build_parser()
+    for action in parser._actions:
+        action.default = argparse.SUPPRESS
+    return vars(parser.parse_args(raw))
+
+
 def _resumed_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace, raw: list[str],
                        storage: Path) -> argparse.Namespace:
-    """The arguments the run to resume was started with (its folder keeps them), then the ones
-    given now (e.g. another --address)."""
+    """The arguments the run to resume was started with (its signed folder keeps them), then the
+    ones given now, which may only change where and how Ray runs (e.g. another --address)."""
     if args.name:
-        folder = storage / args.name
+        folder = confined_run_folder(storage, args.name)
     else:
         runs = sorted((p for p in storage.glob(f"*/{COMMAND_FILE}")), key=lambda p: p.stat().st_mtime)
         if not runs:
             raise FileNotFoundError(f"no earlier run under {storage} to resume (pass --storage or --name)")
         folder = runs[-1].parent
-    saved = folder / COMMAND_FILE
-    if not saved.is_file():
-        raise FileNotFoundError(f"{folder} holds no {COMMAND_FILE}: it is not a run to resume")
-    original = json.loads(saved.read_text())
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no run {folder} to resume: check --name and --storage")
+    original = read_run_command(folder, trust=args.trust_run)
+    stored = vars(parser.parse_args(original))
+    flags = {action.dest: action.option_strings[0] for action in parser._actions if action.option_strings}
+    differences = [f"{flags[dest]} {value!r} (the run has {stored.get(dest)!r})"
+                   for dest, value in _given_arguments(raw).items()
+                   if dest not in RESUME_MAY_CHANGE and value != stored.get(dest)]
+    if differences:
+        raise FlagError(f"--resume continues {folder.name} with its own arguments, but these differ: "
+                        f"{'; '.join(differences)}. Leave them out to resume, or start a new run with another --name")
     return parser.parse_args(original + raw + ["--name", folder.name, "--storage", str(storage)])
 
 
@@ -146,14 +182,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     raw = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(raw)
-    storage = args.storage.expanduser().resolve()
     try:
+        storage = args.storage.expanduser().resolve()
         if args.resume:
             args = _resumed_arguments(parser, args, raw, storage)
         elif not args.grid:
-            parser.error(f"--grid is required: one of {', '.join(GRIDS)}")
+            raise FlagError(f"--grid is required: one of {', '.join(GRIDS)}")
+        check_numeric_flags(vars(args))
         if not args.name:
             args.name = f"{args.grid}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+        confined_run_folder(storage, args.name)
         from tsadbench.tuning.runner import GridRequest, plan_grid
 
         request = GridRequest(
@@ -167,17 +205,26 @@ def main(argv: list[str] | None = None) -> int:
             search_space_dirs=tuple(args.search_space_dirs), vus_window=args.vus_window,
         )
         plan = plan_grid(request)
-    except USER_ERRORS as error:
+        if not args.resume:
+            _create_run_folder(request.grid_dir, raw)
+    except (*USER_ERRORS, RunFolderError) as error:
         parser.exit(2, f"{parser.prog}: error: {error}\n")
-    if not args.resume:
-        request.grid_dir.mkdir(parents=True, exist_ok=True)
-        (request.grid_dir / COMMAND_FILE).write_text(json.dumps(raw))
     return _run(plan, args, parser)
+
+
+def _create_run_folder(folder: Path, raw: list[str]) -> None:
+    """Write the run's signed command file; an unwritable --storage is a user error."""
+    try:
+        write_run_files(folder, raw)
+    except OSError as error:
+        raise FlagError(f"cannot write the run folder {folder}: {error.strerror or error}: "
+                        "choose a --storage you can write to") from None
 
 
 def _run(plan, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from tsadbench.results.report import write_report
     from tsadbench.tuning.cluster import start_ray, stop_ray, storage_problem
+    from tsadbench.tuning.run_files import is_storage_full
     from tsadbench.tuning.runner import fit_to_cluster, run_grid
 
     grid_dir = plan.request.grid_dir
@@ -201,17 +248,29 @@ def _run(plan, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         if cluster.dashboard_url:
             print(f"Ray dashboard: {cluster.dashboard_url}" + (f" ({cluster.token_hint})" if cluster.token_hint else ""))
         outcomes = run_grid(plan)
+    except OSError as error:
+        if not is_storage_full(error):
+            raise
+        print(f"{parser.prog}: error: no space left on the device of {grid_dir}: the grid stopped; every finished "
+              f"trial is kept. Free space, then continue with  python orchestrate.py --resume --name "
+              f"{grid_dir.name} --storage {grid_dir.parent}", file=sys.stderr)
+        return EXIT_STORAGE_FULL
     finally:
         stop_ray()
     interrupted = [o for o in outcomes if o.status == "interrupted"]
     written = write_report(grid_dir)
-    print(f"trials: {sum(o.trials for o in outcomes)} run, {sum(o.errors for o in outcomes)} failed")
+    trials, failed = sum(o.trials for o in outcomes), sum(o.errors for o in outcomes)
+    print(f"trials: {trials} run, {failed} failed")
     print(f"tables: {written['main.md'].parent} (main.md/.tex/.csv, honest.*, published.*, records.csv, trials.csv)")
     print(f"report: {written['report.html']}")
     if interrupted or len(outcomes) < len(plan.experiments):
         print(f"interrupted: continue with  python orchestrate.py --resume --name {grid_dir.name} "
               f"--storage {grid_dir.parent}")
         return 130
+    if trials and failed == trials:
+        print(f"{parser.prog}: error: every trial failed ({failed} of {trials}); their errors are in "
+              f"{written['main.md'].parent / 'trials.csv'}", file=sys.stderr)
+        return EXIT_ALL_FAILED
     return 0
 
 

@@ -87,7 +87,7 @@ def trial_table(selections: list[Selection]) -> pd.DataFrame:
                 "objective": selection.objective["name"],
                 "objective_value": objective_value(trial, selection.objective["metric"]),
                 "unreadable_lines": trial.unreadable_lines,
-                "error": trial.error.splitlines()[-1] if trial.error else "",
+                "error": ("retried after: " if trial.retried else "") + trial.error.splitlines()[-1] if trial.error else "",
                 **{f"config.{k}": v for k, v in trial.config.items()},
             })
     return pd.DataFrame(rows)

@@ -31,13 +31,26 @@ class TrialRecord:
     error: str | None
     meta: dict[str, Any]
     unreadable_lines: int = 0
+    ray_status: str | None = None
 
     @property
     def status(self) -> str:
-        """ERROR (error.txt), TERMINATED (reported at least once) or NO_RESULT."""
-        if self.error is not None:
+        """TERMINATED (reported at least once and not failed, or finished after a retry), ERROR
+        (Ray says so, or error.txt without a later finish) or NO_RESULT.
+
+        A trial whose worker died is retried from its checkpoint: its folder keeps the error.txt
+        of the failed attempt, and Ray's snapshot says TERMINATED once a retry finished.
+        """
+        if self.ray_status == "TERMINATED" and self.epochs:
+            return "TERMINATED"
+        if self.error is not None or self.ray_status == "ERROR":
             return "ERROR"
         return "TERMINATED" if self.epochs else "NO_RESULT"
+
+    @property
+    def retried(self) -> bool:
+        """Whether the trial finished after a failed attempt (its error.txt is that attempt's)."""
+        return self.error is not None and self.status == "TERMINATED"
 
     @property
     def final(self) -> dict[str, Any]:
@@ -136,8 +149,9 @@ def _read_epochs(path: Path) -> tuple[list[dict[str, Any]], int]:
     return [by_epoch[epoch] for epoch in sorted(by_epoch)], unreadable
 
 
-def _tracked_trial_dirs(folder: Path) -> set[str] | None:
-    """Trial folders that Ray's newest experiment snapshot knows; None without a snapshot.
+def _snapshot_trials(folder: Path) -> dict[str, str] | None:
+    """Ray's status of every trial folder its newest experiment snapshot knows; None without a
+    readable snapshot.
 
     A driver killed between two snapshots leaves folders of trials that a resume re-sampled
     under new ids: they are not part of the experiment and are left out.
@@ -145,9 +159,12 @@ def _tracked_trial_dirs(folder: Path) -> set[str] | None:
     snapshots = sorted(folder.glob("experiment_state-*.json"))
     if not snapshots:
         return None
-    state = json.loads(snapshots[-1].read_text())
+    try:
+        state = json.loads(snapshots[-1].read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
     trials = (json.loads(trial) if isinstance(trial, str) else trial for trial, _ in state.get("trial_data", []))
-    return {trial["relative_logdir"] for trial in trials if trial.get("relative_logdir")}
+    return {trial["relative_logdir"]: trial.get("status") for trial in trials if trial.get("relative_logdir")}
 
 
 def read_meta(folder: Path) -> dict[str, Any]:
@@ -163,7 +180,7 @@ def read_meta(folder: Path) -> dict[str, Any]:
 def read_experiment(folder: Path) -> tuple[dict[str, Any], list[TrialRecord]]:
     """An experiment's metadata and every trial of it, in trial-folder order."""
     meta = read_meta(folder)
-    tracked = _tracked_trial_dirs(folder)
+    tracked = _snapshot_trials(folder)
     records = []
     for params in sorted(folder.glob("*/params.json")):
         trial_dir = params.parent
@@ -181,6 +198,7 @@ def read_experiment(folder: Path) -> tuple[dict[str, Any], list[TrialRecord]]:
             error=error_file.read_text().strip() if error_file.is_file() else None,
             meta=meta,
             unreadable_lines=unreadable,
+            ray_status=tracked.get(trial_dir.name) if tracked else None,
         ))
     return meta, records
 

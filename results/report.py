@@ -129,7 +129,7 @@ def render_html(grid_dir: Path, selections: list[Selection], tables: list[Table]
         groups.setdefault(figure.group, []).append({"title": figure.title, "caption": figure.caption, **links})
     trials = [t for s in selections for t in s.trials]
     failures = [{"experiment": t.experiment, "trial": t.trial_dir.name, "error": t.error.splitlines()[-1]}
-                for t in trials if t.error]
+                for t in trials if t.status == "ERROR" and t.error]
     return TEMPLATE.render(
         run=grid_dir.resolve().name, grid_dir=grid_dir,
         now=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

@@ -33,6 +33,7 @@ import yaml
 
 from ..evaluation.score_postprocessing import SCORE_POSTPROCESSING
 from ..evaluation.thresholds import PROTOCOLS
+from .safe_yaml import YAMLLimitError, load_yaml_file
 
 SEARCH_SPACE_DIR = Path(__file__).resolve().parent
 DISTRIBUTION_TYPES = ("int", "float", "categorical")
@@ -147,9 +148,11 @@ def load_search_space(model: str, directory: Path = SEARCH_SPACE_DIR,
     if not path.is_file():
         raise SearchSpaceError(f"no search space for model '{model}': create {path}")
     try:
-        document = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise SearchSpaceError(f"{path}: not valid YAML ({error})") from error
+        document = load_yaml_file(path)
+    except YAMLLimitError as error:
+        raise SearchSpaceError(f"{path}: refused ({error}); a search space is a few KiB of plain YAML") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise SearchSpaceError(f"{path}: not valid YAML ({error})") from None
     return parse_search_space(document, path, model, None if allowed_keys is None else set(allowed_keys))
 
 

@@ -1,10 +1,17 @@
 """Starting and stopping Ray: the embedded local cluster by default, or an existing cluster.
 
 The local cluster binds its dashboard to 127.0.0.1 unless asked otherwise, and keeps Ray's
-usage reporting off (this tool never phones home).
+usage reporting off (this tool never phones home). It also keeps every other port on loopback:
+by default Ray 2.60 serves Prometheus metrics without a token on 0.0.0.0 (ports 44217, 44227
+and a random export port), even with the dashboard off. Ray binds them to loopback only when
+its node address is the loopback one, which it allows for single-node clusters through
+`RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0` (Ray's switch for one-machine clusters; it is read both by
+the processes Ray starts and, at import, by the driver). A user who sets that variable
+themselves gets Ray's own behaviour.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -12,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 import ray
+from ray._private import ray_constants
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 CODE_SUFFIXES = (".py", ".yaml")
@@ -27,6 +35,7 @@ RAY_ENVIRONMENT = {
     "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0",
 }
 TOKEN_FILE = Path("~/.ray/auth_token").expanduser()
+SINGLE_NODE_VARIABLE = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +53,24 @@ def configure_ray_environment() -> None:
     """Set Ray's environment defaults for a quiet, resumable run (the user's own settings win)."""
     for key, value in RAY_ENVIRONMENT.items():
         os.environ.setdefault(key, value)
+
+
+@contextlib.contextmanager
+def loopback_only():
+    """Start a local Ray inside this context to keep all its ports on 127.0.0.1 (see the module
+    docstring); the setting is undone on exit, so later `ray start` or `--address` calls of this
+    process are unaffected. A user-set `RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER` is left alone."""
+    if SINGLE_NODE_VARIABLE in os.environ:
+        yield
+        return
+    previous = ray_constants.ENABLE_RAY_CLUSTER
+    os.environ[SINGLE_NODE_VARIABLE] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        os.environ.pop(SINGLE_NODE_VARIABLE, None)
+        ray_constants.ENABLE_RAY_CLUSTER = previous
 
 
 def code_package(destination: Path) -> Path:
@@ -71,8 +98,9 @@ def start_ray(address: str | None, *, dashboard: bool = True, dashboard_host: st
         context = ray.init(address=address, log_to_driver=False, logging_level="warning",
                            runtime_env={"py_modules": [str(code)]})
     else:
-        context = ray.init(num_cpus=num_cpus, include_dashboard=dashboard, dashboard_host=dashboard_host,
-                           log_to_driver=False, logging_level="warning")
+        with loopback_only():
+            context = ray.init(num_cpus=num_cpus, include_dashboard=dashboard, dashboard_host=dashboard_host,
+                               log_to_driver=False, logging_level="warning")
     url = f"http://{context.dashboard_url}" if context.dashboard_url else None
     token_hint = None
     if url and os.environ.get("RAY_AUTH_MODE", "").lower() != "disabled":

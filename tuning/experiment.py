@@ -29,6 +29,7 @@ from ..zoo.plugins import PluginBundle
 from .objectives import Objective
 from .early_stopping import describe as describe_early_stopping
 from .provenance import experiment_provenance
+from .run_files import StorageFullError, atomic_write_json, back_up_ray_state, is_storage_full, repair_ray_state
 from .trainable import tsad_trainable
 from .trial import TrialSettings
 
@@ -182,27 +183,76 @@ def _trainable(plan: ExperimentPlan, data_ref: Any) -> Any:
     )
 
 
-def _snapshot_statuses(path: Path) -> list[str]:
-    """Trial statuses in Ray's newest experiment snapshot. After Ctrl-C the in-memory ResultGrid
-    calls the stopped trials TERMINATED; the snapshot written on the way out says RUNNING."""
+class RayStateKeeper(tune.Callback):
+    """After every controller step (Ray has just saved its experiment state), keep a copy of
+    that state if it is intact, so a run damaged by a full disk or a kill can be restored."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def _keep(self) -> None:
+        try:
+            back_up_ray_state(self.path)
+        except OSError:
+            pass  # a full disk: the previous intact copy stays, and the run stops on the trials' errors
+
+    def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+        self._keep()
+
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        self._keep()
+
+
+def _snapshot_statuses(path: Path) -> list[str] | None:
+    """Trial statuses in Ray's newest experiment snapshot, None if it is damaged. After Ctrl-C the
+    in-memory ResultGrid calls the stopped trials TERMINATED; the snapshot written on the way out
+    says RUNNING."""
     snapshots = sorted(path.glob("experiment_state-*.json"))
     if not snapshots:
         return []
-    state = json.loads(snapshots[-1].read_text())
+    try:
+        state = json.loads(snapshots[-1].read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
     trials = (json.loads(trial) if isinstance(trial, str) else trial for trial, _ in state.get("trial_data", []))
     return [trial["status"] for trial in trials]
 
 
 def _finish(path: Path, results: tune.ResultGrid, planned: int, budgeted: bool) -> bool:
-    """Write the completion marker if every planned trial has ended; say whether it was written."""
+    """Write the completion marker if every planned trial has ended; say whether it was written.
+    A trial that failed for want of disk space has not ended: StorageFullError stops the grid,
+    and `--resume` runs that trial again once space is back."""
+    if any(is_storage_full(error) for error in results.errors):
+        raise StorageFullError(str(path))
     statuses = _snapshot_statuses(path)
+    if statuses is None:
+        return False
     ended = all(status in ("TERMINATED", "ERROR") for status in statuses)
     if not ended or (len(statuses) < planned and not budgeted):
         return False
     summary = {"trials": len(results), "errors": results.num_errors,
                "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-    (path / COMPLETE_FILE).write_text(json.dumps(summary, indent=2))
+    _write_state(path / COMPLETE_FILE, summary)
     return True
+
+
+def _write_state(path: Path, value: Any) -> None:
+    """Write one of our JSON files atomically; a full disk becomes StorageFullError."""
+    try:
+        atomic_write_json(path, value)
+    except OSError as error:
+        if is_storage_full(error):
+            raise StorageFullError(str(path.parent)) from error
+        raise
+
+
+def _restore(path: Path, trainable: Any) -> tune.Tuner:
+    """Restore an interrupted experiment: Ray's damaged state files are first replaced by the
+    last intact copy; trials that errored (a full disk, a lost node) run again from their last
+    checkpoint, since the experiment never finished."""
+    repair_ray_state(path)
+    return tune.Tuner.restore(str(path), trainable, resume_unfinished=True, resume_errored=True,
+                              restart_errored=False)
 
 
 def _skipped(name: str, path: Path) -> ExperimentOutcome:
@@ -216,12 +266,11 @@ def run_experiment(plan: ExperimentPlan, data_ref: Any, callbacks: Sequence[tune
         return _skipped(plan.name, plan.path)
     trainable = _trainable(plan, data_ref)
     if tune.Tuner.can_restore(str(plan.path)):
-        tuner = tune.Tuner.restore(str(plan.path), trainable, resume_unfinished=True, resume_errored=False,
-                                   restart_errored=False)
+        tuner = _restore(plan.path, trainable)
     else:
         plan.path.mkdir(parents=True, exist_ok=True)
-        (plan.path / EXPERIMENT_FILE).write_text(json.dumps(_metadata(plan), indent=2, default=str))
-        tuner = _new_tuner(plan, trainable, callbacks)
+        _write_state(plan.path / EXPERIMENT_FILE, _metadata(plan))
+        tuner = _new_tuner(plan, trainable, [*callbacks, RayStateKeeper(plan.path)])
     results = tuner.fit()
     status = "complete" if _finish(plan.path, results, plan.num_samples, plan.time_budget_s is not None) else "interrupted"
     return ExperimentOutcome(plan.name, plan.path, status, len(results), results.num_errors)
@@ -247,20 +296,21 @@ def _run_fixed_configs(plan: ExperimentPlan, data_ref: Any, callbacks: Sequence[
         return _skipped(name, path)
     trainable = _trainable(plan, data_ref)
     if tune.Tuner.can_restore(str(path)):
-        tuner = tune.Tuner.restore(str(path), trainable, resume_unfinished=True)
+        tuner = _restore(path, trainable)
     else:
         config = best_config(plan)
         if config is None:
             return ExperimentOutcome(name, path, "no_best_trial", 0, 0)
         param_space, meta = variant(config)
         path.mkdir(parents=True, exist_ok=True)
-        (path / EXPERIMENT_FILE).write_text(json.dumps(_metadata(plan, meta), indent=2, default=str))
+        _write_state(path / EXPERIMENT_FILE, _metadata(plan, meta))
         tuner = tune.Tuner(
             trainable,
             param_space=param_space,
             tune_config=tune.TuneConfig(max_concurrent_trials=plan.max_concurrent, reuse_actors=True,
                                         trial_dirname_creator=_trial_dirname),
-            run_config=tune.RunConfig(name=name, storage_path=str(plan.grid_dir), verbose=0, callbacks=list(callbacks),
+            run_config=tune.RunConfig(name=name, storage_path=str(plan.grid_dir), verbose=0,
+                                      callbacks=[*callbacks, RayStateKeeper(path)],
                                       failure_config=tune.FailureConfig(max_failures=MAX_FAILURES),
                                       checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
         )

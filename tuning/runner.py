@@ -15,6 +15,7 @@ from ..search_spaces import SearchSpace, load_search_space, search_space_folder
 from ..search_spaces.loader import Distribution
 from ..zoo import MODELS, get_model
 from ..zoo.plugins import PluginBundle, load_installed_plugins, load_plugins, plugin_folder
+from ..zoo.base import ModelConfigError
 from .cluster import configure_ray_environment
 from .experiment import ExperimentOutcome, ExperimentPlan, run_experiment, run_seed_repeats, run_untrained_copy
 from .grids import GridSpec
@@ -22,6 +23,7 @@ from .objectives import get_objective, get_protocol_mode
 from .progress import TrialLinePrinter
 from .provenance import dataset_hashes
 from .trial import RUN_KEYS, TrialSettings
+from .validation import check_trial_values
 
 
 class GridConfigError(ValueError):
@@ -123,6 +125,18 @@ def _apply_fixed(space: SearchSpace, fixed: dict[str, Any], allowed: set[str]) -
     first_points = {name: {k: v for k, v in point.items() if k not in own}
                     for name, point in space.first_points.items()}
     return dataclasses.replace(space, params=params, fixed={**space.fixed, **own}, first_points=first_points)
+
+
+def _check_fixed_values(model: str, dataset: str, space: SearchSpace) -> None:
+    """Refuse, before Ray starts, fixed values (--fix, the file's `fixed:`, smoke values) that
+    every trial would fail on: they are checked with the repository's first point for the
+    dataset, or the model's defaults, by the model's own Config."""
+    point = {key: value for key, value in space.paper_point(dataset).items() if key in space.params}
+    try:
+        check_trial_values(model, {**point, **space.fixed}, RUN_KEYS)
+    except ModelConfigError as error:
+        raise ModelConfigError(f"{model} on {dataset}: {error} (from --fix or {space.path.name}): "
+                               "change that value") from None
 
 
 def _entities_with_anomalies(datasets: list[str], root: Path | None,
@@ -233,6 +247,7 @@ def plan_grid(request: GridRequest) -> GridPlan:
                                      protocol_options=evaluation, protocol_mode=mode.name,
                                      vus_window=request.vus_window)
             dataset_space = _apply_fixed(space, space.paper_point(name), allowed) if grid.paper_settings else space
+            _check_fixed_values(model, name, dataset_space)
             experiments.append(ExperimentPlan(
                 settings=settings,
                 space=_fit_window_to_data(dataset_space, model, data, notes),

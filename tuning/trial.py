@@ -17,6 +17,7 @@ from ..evaluation import evaluate, postprocess_scores, threshold_free_metrics
 from ..zoo import get_model
 from ..zoo.base import HEADLINE_SCORE, AnomalyDetector, ModelConfigError
 from .early_stopping import EarlyStopping, monitored_split
+from .validation import check_run_values
 
 RUN_KEYS = ("epochs", "anomaly_ratio", "seed", "seed_repeat", "untrained", "patience", "min_delta")
 DEFAULT_PROTOCOLS = ("at-compat", "best-f1")
@@ -123,6 +124,7 @@ def run_trial(config: dict[str, Any], data: PreparedData, settings: TrialSetting
     model_cls = get_model(settings.model)
     model_values, run_values = split_config(config, model_cls)
     model_config = model_cls.Config.from_dict(model_values)
+    check_run_values(run_values)
     if model_config.win_size > data.shortest_split:
         raise ModelConfigError(
             f"win_size={model_config.win_size} is longer than the shortest split of {data.name} "

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
+import typing
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Mapping
 
@@ -43,6 +45,8 @@ class DetectorConfig:
             raise ModelConfigError(
                 f"{cls.__qualname__} has no hyperparameter(s) {unknown}; known: {sorted(known)}"
             )
+        for key, value in values.items():
+            _check_scalar_type(cls, key, value)
         config = cls(**values)
         config.validate()
         return config
@@ -80,6 +84,24 @@ class TrainingRecipe:
         """The split the repository validates on for `dataset` ("SMD/machine-1-1" counts as SMD)."""
         name = dataset.split("/", 1)[0]
         return self.validation_split.get(name, self.validation_split.get("*", "val"))
+
+
+def _check_scalar_type(cls: type, key: str, value: Any) -> None:
+    """Raise ModelConfigError unless `value` suits the field `key` of `cls` when that field is an
+    int, float, bool or str (ints are accepted for floats; numbers must be finite)."""
+    expected = typing.get_type_hints(cls).get(key)
+    if expected not in (int, float, bool, str):
+        return
+    if expected is bool:
+        ok = isinstance(value, bool)
+    elif expected is str:
+        ok = isinstance(value, str)
+    else:
+        allowed = (int,) if expected is int else (int, float)
+        ok = isinstance(value, allowed) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok:
+        raise ModelConfigError(f"{key} must be a finite {expected.__name__}, got {value!r} "
+                               f"({type(value).__name__}) for {cls.__qualname__}")
 
 
 class AnomalyDetector(ABC):
