@@ -64,11 +64,23 @@ def _fixed_value(text: str) -> tuple[str, object]:
     if not sep or not key.strip():
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got '{text}'")
     try:
-        return key.strip(), load_yaml_text(value, f"--fix {key.strip()}")
+        parsed = load_yaml_text(value, f"--fix {key.strip()}")
     except yaml.YAMLError as error:
         problem = str(error).splitlines()[0]
         raise argparse.ArgumentTypeError(f"{key.strip()}: {value!r} is not a plain value ({problem}): "
                                          "write a number, true/false, a [list] or text") from None
+    return key.strip(), _number_if_numeric(parsed)
+
+
+def _number_if_numeric(value: object) -> object:
+    """YAML 1.1 reads `1e-4` (no dot) as text; a user writing it means the number."""
+    if isinstance(value, str):
+        for kind in (int, float):
+            try:
+                return kind(value)
+            except ValueError:
+                continue
+    return value
 
 
 def _vus_window(text: str) -> int | str:

@@ -31,6 +31,10 @@ class EntityArrays:
 
 def validate_entity(train: np.ndarray, test: np.ndarray, labels: np.ndarray, source: str) -> None:
     """Raise DatasetFormatError, naming `source`, if the arrays do not form a valid entity."""
+    for name, values in (("train", train), ("test", test), ("labels", labels)):
+        if not (np.issubdtype(values.dtype, np.number) or values.dtype == bool):
+            raise DatasetFormatError(f"{source}: {name} holds {values.dtype} values, not numbers: "
+                                     "convert the columns to numbers when preparing the dataset")
     if train.ndim != 2 or test.ndim != 2:
         raise DatasetFormatError(
             f"{source}: train and test must be [time, channels], got {train.shape} and {test.shape}"
@@ -48,6 +52,14 @@ def validate_entity(train: np.ndarray, test: np.ndarray, labels: np.ndarray, sou
         raise DatasetFormatError(f"{source}: labels must be 0 or 1, found {np.unique(labels)[:10]}")
     if train.shape[0] == 0 or test.shape[0] == 0:
         raise DatasetFormatError(f"{source}: train and test must not be empty")
+    if train.shape[1] == 0:
+        raise DatasetFormatError(f"{source}: train and test have zero channels: a series needs at least one")
+    largest = float(np.finfo(np.float32).max)
+    for name, values in (("train", train), ("test", test)):
+        finite = values[np.isfinite(values)] if np.issubdtype(values.dtype, np.floating) else values
+        if finite.size and float(np.abs(finite).max()) > largest:
+            raise DatasetFormatError(f"{source}: {name} holds values beyond float32's range (|x| > {largest:.3g}); "
+                                     "rescale that channel (e.g. change its unit) when preparing the dataset")
 
 
 def dataset_dirs(root: Path) -> list[Path]:

@@ -94,6 +94,9 @@ def prepare(name: str, entities: Sequence[EntityArrays], *, val_fraction: float 
     if not whole.labels.any():
         raise ValueError(f"{name}: the test split has no anomalous point, so no detection metric is defined; "
                          "leave this dataset or entity out")
+    if whole.labels.all():
+        raise ValueError(f"{name}: every test point is labelled anomalous, so no detection metric is defined; "
+                         "check the labels (1 = anomalous) or leave this dataset or entity out")
     train = apply_nan_policy(whole.train, nan_policy, f"{name} train")
     test = apply_nan_policy(whole.test, nan_policy, f"{name} test")
     mean = train.mean(axis=0)

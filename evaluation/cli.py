@@ -40,7 +40,13 @@ def _load(path: str) -> np.ndarray:
     if not p.is_file():
         raise EvaluationInputError(f"{path}: no such file")
     if p.suffix == ".npy":
-        data = np.load(p, allow_pickle=False)
+        try:
+            data = np.load(p, allow_pickle=False)
+        except (ValueError, EOFError) as err:
+            raise EvaluationInputError(f"{path}: not a plain numeric .npy array ({err}); save the scores with "
+                                       "np.save(path, np.asarray(scores, dtype=float))") from None
+        if not (np.issubdtype(data.dtype, np.number) or data.dtype == bool):
+            raise EvaluationInputError(f"{path}: holds {data.dtype} values, not numbers; save numeric scores/labels")
     elif p.suffix == ".csv":
         lines = p.read_text().splitlines()
         if lines and not _is_number(lines[0].split(",")[0].strip()):

@@ -28,15 +28,19 @@ def shared_data_root():
 
 @pytest.fixture(scope="session")
 def ray_session():
-    """One quiet local Ray cluster for every Ray test of the run (never two at once), started as
-    `start_ray` starts the local one (every port on loopback), with its dashboard on 127.0.0.1 and one declared GPU (none exists: it lets fractional GPU requests be
+    """One quiet local Ray cluster for every Ray test of the run (never two at once), with its
+    dashboard on 127.0.0.1 and one declared GPU (none exists: it lets fractional GPU requests be
     scheduled on a CPU machine)."""
     import ray
 
-    from tsadbench.tuning.cluster import loopback_only
-
-    with loopback_only():
-        ray.init(num_cpus=2, num_gpus=1, include_dashboard=True, dashboard_host="127.0.0.1",
-                 object_store_memory=256 * 2**20, log_to_driver=False, logging_level="warning")
+    start_session_cluster()
     yield ray
     ray.shutdown()
+
+
+def start_session_cluster() -> None:
+    """Start the session's cluster (also again, after a test stopped it to start its own)."""
+    import ray
+
+    ray.init(num_cpus=2, num_gpus=1, include_dashboard=True, dashboard_host="127.0.0.1",
+             object_store_memory=256 * 2**20, log_to_driver=False, logging_level="warning")

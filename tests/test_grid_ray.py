@@ -66,13 +66,14 @@ def test_grid_runs_reports_and_tables_match_the_records(ray_session, tmp_path):
 
 
 def test_a_crashing_trial_is_recorded_and_the_grid_goes_on(ray_session, tmp_path):
-    request = GridRequest(grid=TINY, storage=tmp_path, run_name="broken", fixed={"lr": -1.0}, num_samples=1)
+    # a learning rate that passes every check before Ray starts but makes training diverge
+    request = GridRequest(grid=TINY, storage=tmp_path, run_name="broken", fixed={"lr": 1e30}, num_samples=1)
     outcomes = run_grid(plan_grid(request), printer=lambda line: None)
     assert [(o.status, o.errors) for o in outcomes] == [("complete", 1), ("no_best_trial", 0), ("complete", 0)]
     trials = pd.read_csv(write_tables(tmp_path / "broken")["trials.csv"])
     failed = trials[trials.status == "ERROR"]
     assert list(failed.experiment) == ["mlp_autoencoder__synthetic"]
-    assert "lr > 0" in failed.error.iloc[0]
+    assert "train_loss became nan during training" in failed.error.iloc[0]
     main = (tmp_path / "broken" / "tables" / "main.md").read_text()
     assert "| MLP autoencoder | — | — | — |" in main and "no finished trial" in main
 
