@@ -167,6 +167,14 @@ def _snapshot_trials(folder: Path) -> dict[str, str] | None:
     return {trial["relative_logdir"]: trial.get("status") for trial in trials if trial.get("relative_logdir")}
 
 
+def _trial_config(params: Path, epochs: list[dict[str, Any]]) -> dict[str, Any]:
+    """A trial's config from `params.json`, else (a file cut short by a full disk) from its reports."""
+    try:
+        return json.loads(params.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return dict(epochs[-1].get("config", {})) if epochs else {}
+
+
 def read_meta(folder: Path) -> dict[str, Any]:
     """An experiment's metadata, plus its folder name, whether it is complete and when it finished."""
     meta = json.loads((folder / EXPERIMENT_FILE).read_text())
@@ -193,7 +201,7 @@ def read_experiment(folder: Path) -> tuple[dict[str, Any], list[TrialRecord]]:
             model=meta["model"],
             dataset=meta["dataset"],
             trial_dir=trial_dir,
-            config=json.loads(params.read_text()),
+            config=_trial_config(params, epochs),
             epochs=epochs,
             error=error_file.read_text().strip() if error_file.is_file() else None,
             meta=meta,

@@ -262,6 +262,7 @@ def _ray_state(folder: Path, statuses: list[str]) -> None:
     trials = [[json.dumps({"status": status, "relative_logdir": f"trial_{i}"}), {}] for i, status in enumerate(statuses)]
     (folder / "experiment_state-2026-12-01_10-00-00.json").write_text(json.dumps({"trial_data": trials}))
     (folder / "searcher-state-2026-12-01_10-00-00.pkl").write_bytes(pickle.dumps({"searcher": [1, 2]}))
+    (folder / "search_gen_state-2026-12-01_10-00-00.json").write_bytes(pickle.dumps({"counter": 3}))
 
 
 def test_2_damaged_ray_state_is_put_back_from_the_last_intact_copy(tmp_path):

@@ -29,7 +29,8 @@ from ..zoo.plugins import PluginBundle
 from .objectives import Objective
 from .early_stopping import describe as describe_early_stopping
 from .provenance import experiment_provenance
-from .run_files import StorageFullError, atomic_write_json, back_up_ray_state, is_storage_full, repair_ray_state
+from .run_files import (StorageFullError, atomic_write_json, back_up_ray_state, is_storage_full, nearly_full,
+                        repair_ray_state)
 from .trainable import tsad_trainable
 from .trial import TrialSettings
 
@@ -246,6 +247,16 @@ def _write_state(path: Path, value: Any) -> None:
         raise
 
 
+def _fit(tuner: tune.Tuner, path: Path) -> tune.ResultGrid:
+    """`tuner.fit()`; an error of Ray's on a full disk becomes StorageFullError (a clean stop)."""
+    try:
+        return tuner.fit()
+    except Exception as error:
+        if is_storage_full(error) or nearly_full(path):
+            raise StorageFullError(str(path)) from error
+        raise
+
+
 def _restore(path: Path, trainable: Any) -> tune.Tuner:
     """Restore an interrupted experiment: Ray's damaged state files are first replaced by the
     last intact copy; trials that errored (a full disk, a lost node) run again from their last
@@ -271,7 +282,7 @@ def run_experiment(plan: ExperimentPlan, data_ref: Any, callbacks: Sequence[tune
         plan.path.mkdir(parents=True, exist_ok=True)
         _write_state(plan.path / EXPERIMENT_FILE, _metadata(plan))
         tuner = _new_tuner(plan, trainable, [*callbacks, RayStateKeeper(plan.path)])
-    results = tuner.fit()
+    results = _fit(tuner, plan.path)
     status = "complete" if _finish(plan.path, results, plan.num_samples, plan.time_budget_s is not None) else "interrupted"
     return ExperimentOutcome(plan.name, plan.path, status, len(results), results.num_errors)
 
@@ -314,7 +325,7 @@ def _run_fixed_configs(plan: ExperimentPlan, data_ref: Any, callbacks: Sequence[
                                       failure_config=tune.FailureConfig(max_failures=MAX_FAILURES),
                                       checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
         )
-    results = tuner.fit()
+    results = _fit(tuner, path)
     status = "complete" if _finish(path, results, n_trials, False) else "interrupted"
     return ExperimentOutcome(name, path, status, len(results), results.num_errors)
 

@@ -29,6 +29,7 @@ COMMAND_FILE = "tsadbench_command.json"
 MANIFEST_FILE = "tsadbench_run.json"
 KEY_FILE = Path("~/.config/tsadbench/run-signing.key")
 STATE_BACKUP_DIR = ".tsadbench_state"
+MIN_FREE_BYTES = 1 << 20
 RAY_STATE_PATTERNS = ("experiment_state-*.json", "search_gen_state-*.json", "searcher-state-*.pkl",
                       "basic-variant-state-*.json", "tuner.pkl")
 
@@ -43,6 +44,15 @@ class StorageFullError(OSError):
     def __init__(self, where: str):
         super().__init__(errno.ENOSPC, f"no space left on the device of {where}")
         self.where = where
+
+
+def nearly_full(path: Path) -> bool:
+    """Whether the file system of `path` has less than MIN_FREE_BYTES left: after Ray's own
+    files were cut short by a full disk, its errors (EOFError, JSONDecodeError) no longer say so."""
+    try:
+        return shutil.disk_usage(path).free < MIN_FREE_BYTES
+    except OSError:
+        return False
 
 
 def is_storage_full(error: BaseException | None) -> bool:
@@ -152,14 +162,14 @@ def _ray_state_files(folder: Path) -> list[Path]:
 
 
 def _intact(path: Path) -> bool:
-    """Whether a Ray state file is complete: JSON that parses, a pickle whose opcodes run to
-    STOP (read with pickletools, which executes nothing)."""
+    """Whether a Ray state file is complete: a pickle (Ray names some of them .json) whose
+    opcodes run to STOP, read with pickletools, which executes nothing; else JSON that parses."""
     try:
         data = path.read_bytes()
-        if path.suffix == ".json":
-            json.loads(data)
-            return True
-        return any(op.name == "STOP" for op, _, _ in pickletools.genops(data))
+        if data[:1] == b"\x80":
+            return any(op.name == "STOP" for op, _, _ in pickletools.genops(data))
+        json.loads(data)
+        return True
     except (OSError, ValueError, UnicodeDecodeError):
         return False
 
