@@ -347,3 +347,49 @@ def test_3_a_trial_retried_to_completion_counts_as_finished_in_every_table(tmp_p
     assert ",True,True," in rows["trial_r1"]  # selected and in the tables
     assert "| MLP |" in (tables / "main.md").read_text()
     assert "worker died" not in (tables / "report.html").read_text()
+
+
+def _learning_rate_space(trial) -> dict:
+    return {"lr": trial.suggest_float("lr", 1e-4, 1e-1, log=True)}
+
+
+def _journal_searcher(journal: Path):
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    from tsadbench.tuning.journal_search import JournalOptunaSearch
+
+    searcher = JournalOptunaSearch(space=_learning_rate_space, metric="score", mode="max", sampler=optuna.samplers.TPESampler(seed=0),
+                                   study_name="s", storage=JournalStorage(JournalFileBackend(str(journal))))
+    searcher.set_search_properties("score", "max", {})
+    return searcher
+
+
+@pytest.mark.parametrize("first_end", ["failed", "finished"])
+def test_2_a_restored_searcher_behind_its_journal_reruns_a_closed_trial_without_error(first_end, tmp_path):
+    """Ray pickles the searcher when it saves its state; the journal is written as trials end. A
+    searcher restored from an older pickle meets trials the journal already closed (a full disk
+    failed them, or the driver was killed after they finished) and Ray runs them again."""
+    from optuna.trial import TrialState
+
+    searcher = _journal_searcher(tmp_path / "journal.log")
+    params = searcher.suggest("t0")
+    searcher.on_trial_result("t0", {"score": 0.1, "training_iteration": 1})
+    searcher.save(str(tmp_path / "searcher.pkl"))  # Ray's snapshot, before the trial ended
+    if first_end == "failed":
+        searcher.on_trial_complete("t0", error=True)
+    else:
+        searcher.on_trial_complete("t0", {"score": 0.5, "training_iteration": 2})
+
+    restored = _journal_searcher(tmp_path / "journal.log")
+    restored.restore(str(tmp_path / "searcher.pkl"))
+    restored.on_trial_result("t0", {"score": 0.3, "training_iteration": 2})  # raised UpdateFinishedTrialError
+    restored.on_trial_complete("t0", {"score": 0.7, "training_iteration": 2})
+    trials = restored._ot_study.get_trials()
+    if first_end == "failed":  # the rerun's outcome is learnt, under the same parameters
+        assert [(t.state, t.value, t.params) for t in trials] == [
+            (TrialState.FAIL, None, params), (TrialState.COMPLETE, 0.7, params)]
+    else:  # the journal's value stays final, told once
+        assert [(t.state, t.value) for t in trials] == [(TrialState.COMPLETE, 0.5)]
+    assert restored.suggest("t1") is not None  # the search goes on

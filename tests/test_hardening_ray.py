@@ -172,8 +172,6 @@ def _trial_statuses(grid: Path) -> dict[str, str]:
     return {f"{t.experiment}/{t.trial_dir.name}": t.status for t in read_grid(grid)[1]}
 
 
-@pytest.mark.xfail(strict=True, reason="open: the stop is clean (exit 75), but on resume the restored OptunaSearch "
-                   "tells Optuna's journal about a trial the journal already closed (UpdateFinishedTrialError)")
 def test_2_a_full_disk_stops_the_grid_and_resume_finishes_it_with_nothing_lost(ray_session, small_disk):
     address = ray_session.get_runtime_context().gcs_address
     run = ["--grid", "smoke", "--models", "mlp_autoencoder", "--num-samples", "3", "--max-concurrent", "1",

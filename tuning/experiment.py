@@ -19,7 +19,6 @@ from optuna.storages.journal import JournalFileBackend
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search import ConcurrencyLimiter
-from ray.tune.search.optuna import OptunaSearch
 
 from ..results.records import read_experiment
 from ..results.select import UNTRAINED_MODEL_SUFFIX, best_trial
@@ -28,6 +27,7 @@ from ..zoo import get_model
 from ..zoo.plugins import PluginBundle
 from .objectives import Objective
 from .early_stopping import describe as describe_early_stopping
+from .journal_search import JournalOptunaSearch
 from .provenance import experiment_provenance
 from .run_files import (StorageFullError, atomic_write_json, back_up_ray_state, is_storage_full, nearly_full,
                         repair_ray_state)
@@ -140,7 +140,7 @@ def _trial_dirname(trial: Any) -> str:
 
 
 def _new_tuner(plan: ExperimentPlan, trainable: Any, callbacks: Sequence[tune.Callback]) -> tune.Tuner:
-    searcher = OptunaSearch(
+    searcher = JournalOptunaSearch(
         space=plan.space.define_by_run,
         metric=plan.objective.metric,
         mode=plan.objective.mode,

@@ -40,6 +40,7 @@ class TrialLinePrinter(tune.Callback):
         older version of this class: counters it lacks start afresh."""
         self.__dict__.update({"done": 0, "failed": 0, "running": set(), "headline": "at-compat",
                               "started": time.monotonic(), "_stop": None, **state})
+
     def _line(self, trial: Any, status: str) -> str:
         result = trial.last_result or {}
         headline = _nested(result, self.headline.replace("-", "_")) or {}
