@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import optuna
 import pandas as pd
 import pytest
 from ray import tune
@@ -158,10 +159,11 @@ def test_4_a_grid_whose_every_trial_failed_exits_non_zero(ray_session, tmp_path)
 
 @pytest.fixture
 def small_disk(tmp_path):
-    """A 4 MiB tmpfs (root only); skipped where mount is not allowed."""
+    """A 16 MiB tmpfs (root only; room for the run once the filler is gone); skipped where mount
+    is not allowed."""
     folder = tmp_path / "disk"
     folder.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)],
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(folder)],
                                            capture_output=True).returncode != 0:
         pytest.skip("needs root and mount for a small tmpfs")
     yield folder
@@ -177,7 +179,7 @@ def test_2_a_full_disk_stops_the_grid_and_resume_finishes_it_with_nothing_lost(r
     run = ["--grid", "smoke", "--models", "mlp_autoencoder", "--num-samples", "3", "--max-concurrent", "1",
            "--fix", "epochs=2", "--no-untrained-copies", "--storage", str(small_disk), "--name", "full"]
     filler = small_disk / "filler"
-    filler.write_bytes(b"\0" * (4 * 2**20 - 700 * 2**10))  # leaves ~700 KiB: room for about one trial
+    filler.write_bytes(b"\0" * (16 * 2**20 - 700 * 2**10))  # leaves ~700 KiB: room for about one trial
     first = _orchestrate(*run, address=address)
     assert first.returncode == 75, (first.stdout[-2000:], first.stderr[-2000:])
     last = first.stderr.strip().splitlines()[-1]  # before it, Ray logs each failed trial as it does for any
@@ -196,5 +198,11 @@ def test_2_a_full_disk_stops_the_grid_and_resume_finishes_it_with_nothing_lost(r
     assert finished_before <= set(after)  # no trial finished before the fault was lost or redone under a new id
     trials = pd.read_csv(small_disk / "full" / "tables" / "trials.csv")
     assert len(trials) == 3 and set(trials.status) == {"TERMINATED"}
-    assert json.loads((small_disk / "full" / "mlp_autoencoder__synthetic" / "tsadbench_complete.json").read_text())[
-        "trials"] == 3
+    experiment = small_disk / "full" / "mlp_autoencoder__synthetic"
+    assert json.loads((experiment / "tsadbench_complete.json").read_text())["trials"] == 3
+    journal = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(
+        str(experiment / "optuna_journal.log")))
+    study = optuna.load_study(study_name="mlp_autoencoder__synthetic", storage=journal)
+    states = [t.state for t in study.trials]  # trials the full disk failed stay FAIL: the journal only appends
+    assert states.count(optuna.trial.TrialState.COMPLETE) == 3, states  # each planned trial told once
+    assert optuna.trial.TrialState.RUNNING not in states, states
