@@ -44,3 +44,17 @@ def start_session_cluster() -> None:
 
     ray.init(num_cpus=2, num_gpus=1, include_dashboard=True, dashboard_host="127.0.0.1",
              object_store_memory=256 * 2**20, log_to_driver=False, logging_level="warning")
+
+
+@pytest.fixture(scope="session")
+def orchestrate_module():
+    """orchestrate.py loaded from its file (it is a script, not a module on sys.path; importing it
+    drops the repository root from sys.path, as it does when a user runs it)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("orchestrate_under_test",
+                                                  Path(__file__).resolve().parent.parent / "orchestrate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

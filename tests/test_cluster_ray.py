@@ -37,15 +37,14 @@ def _final_trials(experiment_dir: Path) -> list[dict]:
     return [json.loads(trial) if isinstance(trial, str) else trial for trial, _ in state["trial_data"]]
 
 
-def test_dashboard_answers_on_loopback_only(ray_session):
+def test_dashboard_answers_on_loopback_only(ray_session, orchestrate_module):
     with urllib.request.urlopen("http://127.0.0.1:8265/", timeout=10) as response:
         assert response.status == 200
     other = ray_session.util.get_node_ip_address()
     assert other != "127.0.0.1"
     with pytest.raises((urllib.error.URLError, ConnectionError, OSError)):
         urllib.request.urlopen(f"http://{other}:8265/", timeout=5)
-    from orchestrate import build_parser
-    assert build_parser().parse_args(["--grid", "smoke"]).dashboard_host == "127.0.0.1"
+    assert orchestrate_module.build_parser().parse_args(["--grid", "smoke"]).dashboard_host == "127.0.0.1"
 
 
 def test_fractional_gpu_requests_share_one_gpu(ray_session, tmp_path):

@@ -10,7 +10,6 @@ tracebacks, 7 YAML alias bomb.
 from __future__ import annotations
 
 import errno
-import importlib.util
 import json
 import os
 import pickle
@@ -30,18 +29,6 @@ from tsadbench.tuning import run_files
 from tsadbench.tuning.run_files import (RunFolderError, StorageFullError, atomic_write_text, back_up_ray_state,
                                         repair_ray_state, write_run_files)
 from tsadbench.tuning.trainable import CheckpointRefusedError, load_state, save_state
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _load_orchestrate():
-    spec = importlib.util.spec_from_file_location("orchestrate_under_test", ROOT / "orchestrate.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-ORCHESTRATE = _load_orchestrate()
 
 
 @pytest.fixture(autouse=True)
@@ -144,14 +131,15 @@ CLI_CASES: list[tuple[str, Callable[[Path], list[str]] | list[str], int, str]] =
 
 
 @pytest.mark.parametrize("make_args, code, words", [case[1:] for case in CLI_CASES], ids=[c[0] for c in CLI_CASES])
-def test_hostile_input_is_refused_before_ray_with_one_line(make_args, code, words, tmp_path, capsys, no_ray):
+def test_hostile_input_is_refused_before_ray_with_one_line(make_args, code, words, tmp_path, capsys, no_ray,
+                                                            orchestrate_module):
     planted = tmp_path / "planted"
     planted.mkdir()
     (planted / "tsadbench_command.json").write_text(json.dumps(["--grid", "smoke", "--models", "nope"]))
     args = make_args(tmp_path) if callable(make_args) else make_args
     try:
         with pytest.raises(SystemExit) as stopped:
-            ORCHESTRATE.main(args)
+            orchestrate_module.main(args)
     finally:
         if os.geteuid() == 0 and (tmp_path / "read-only").is_mount():
             subprocess.run(["umount", str(tmp_path / "read-only")], check=True)
@@ -164,18 +152,18 @@ def test_hostile_input_is_refused_before_ray_with_one_line(make_args, code, word
     assert not (tmp_path.parent / "x").exists() and not Path("/abs/x").exists()
 
 
-def test_resume_without_changes_keeps_the_run_arguments(tmp_path, capsys, no_ray):
+def test_resume_without_changes_keeps_the_run_arguments(tmp_path, capsys, no_ray, orchestrate_module):
     _signed_run(tmp_path, "run", MLP + ["--num-samples", "3", "--fix", "d_model=0"])
     with pytest.raises(SystemExit) as stopped:  # the run's own arguments are checked again: d_model=0
-        ORCHESTRATE.main(["--resume", "--storage", str(tmp_path), "--name", "run", "--num-cpus", "1"])
+        orchestrate_module.main(["--resume", "--storage", str(tmp_path), "--name", "run", "--num-cpus", "1"])
     assert stopped.value.code == 2 and "d_model and hidden must be >= 1" in capsys.readouterr().err
 
 
-def test_a_signed_folder_whose_command_was_edited_is_refused(tmp_path, capsys, no_ray):
+def test_a_signed_folder_whose_command_was_edited_is_refused(tmp_path, capsys, no_ray, orchestrate_module):
     folder = _signed_run(tmp_path, "run", MLP)
     (folder / "tsadbench_command.json").write_text(json.dumps(MLP + ["--num-samples", "1"]))
     with pytest.raises(SystemExit):
-        ORCHESTRATE.main(["--resume", "--storage", str(tmp_path), "--name", "run"])
+        orchestrate_module.main(["--resume", "--storage", str(tmp_path), "--name", "run"])
     assert "carries no valid signature" in capsys.readouterr().err
 
 
@@ -301,7 +289,8 @@ def test_2_a_trial_that_failed_for_want_of_space_stops_the_experiment_unfinished
     assert not (tmp_path / COMPLETE_FILE).exists()
 
 
-def test_2_a_full_disk_during_the_grid_stops_it_with_one_message_and_exit_75(tmp_path, monkeypatch, capsys):
+def test_2_a_full_disk_during_the_grid_stops_it_with_one_message_and_exit_75(tmp_path, monkeypatch, capsys,
+                                                                                orchestrate_module):
     import tsadbench.tuning.cluster as cluster
     import tsadbench.tuning.runner as runner
 
@@ -314,7 +303,7 @@ def test_2_a_full_disk_during_the_grid_stops_it_with_one_message_and_exit_75(tmp
         raise StorageFullError(str(plan.request.grid_dir / "mlp_autoencoder__synthetic"))
 
     monkeypatch.setattr(runner, "run_grid", full)
-    code = ORCHESTRATE.main(MLP + ["--storage", str(tmp_path), "--name", "full"])
+    code = orchestrate_module.main(MLP + ["--storage", str(tmp_path), "--name", "full"])
     error = capsys.readouterr().err
     assert code == 75 and started == [1, "stopped"]
     assert error.count("\n") == 1 and "no space left on the device" in error
