@@ -110,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
                                             "built-in ones (repeatable)")
     parser.add_argument("--num-samples", type=int, help="trials per (model, dataset)")
     parser.add_argument("--max-concurrent", type=int, help="trials running at once per experiment")
+    parser.add_argument("--max-concurrent-experiments", type=int,
+                        help="experiments (Tune runs) running side by side on the cluster (default: no limit; "
+                             "Ray packs the trials of all of them)")
     parser.add_argument("--cpus-per-trial", type=float, help="override every model's declared CPUs per trial")
     parser.add_argument("--gpus-per-trial", type=float,
                         help="override every model's declared GPUs per trial; fractions pack trials on a GPU")
@@ -209,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         request = GridRequest(
             grid=get_grid(args.grid), storage=storage, run_name=args.name, models=args.models,
             datasets=args.datasets, num_samples=args.num_samples, max_concurrent=args.max_concurrent,
+            max_concurrent_experiments=args.max_concurrent_experiments,
             cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial, protocol=args.protocol,
             objective=args.objective, seed=args.seed, seeds=args.seeds, epochs_cap=args.epochs_cap,
             max_windows_per_epoch=args.max_windows_per_epoch, fixed=dict(args.fix), data_root=resolve_data_root(args.data_root),

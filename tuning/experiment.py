@@ -177,11 +177,12 @@ def _new_tuner(plan: ExperimentPlan, trainable: Any, callbacks: Sequence[tune.Ca
     )
 
 
-def _trainable(plan: ExperimentPlan, data_ref: Any) -> Any:
-    return tune.with_resources(
-        tune.with_parameters(tsad_trainable, data_ref=data_ref, settings=plan.settings, plugins=plan.plugins),
-        plan.resources,
-    )
+def _trainable(plan: ExperimentPlan, data_ref: Any, folder: str) -> Any:
+    """The trainable of the experiment in `folder`, registered under its own name: Tune's trainable
+    registry is keyed by name, and experiments running side by side must not replace each other's."""
+    trainable = tune.with_parameters(tsad_trainable, data_ref=data_ref, settings=plan.settings, plugins=plan.plugins)
+    trainable.__name__ = f"tsad_trainable__{folder}"
+    return tune.with_resources(trainable, plan.resources)
 
 
 class RayStateKeeper(tune.Callback):
@@ -275,7 +276,7 @@ def run_experiment(plan: ExperimentPlan, data_ref: Any, callbacks: Sequence[tune
     """Run the experiment, resume it if it was interrupted, or skip it if it is complete."""
     if (plan.path / COMPLETE_FILE).is_file():
         return _skipped(plan.name, plan.path)
-    trainable = _trainable(plan, data_ref)
+    trainable = _trainable(plan, data_ref, plan.name)
     if tune.Tuner.can_restore(str(plan.path)):
         tuner = _restore(plan.path, trainable)
     else:
@@ -305,7 +306,7 @@ def _run_fixed_configs(plan: ExperimentPlan, data_ref: Any, callbacks: Sequence[
     path = plan.grid_dir / name
     if (path / COMPLETE_FILE).is_file():
         return _skipped(name, path)
-    trainable = _trainable(plan, data_ref)
+    trainable = _trainable(plan, data_ref, name)
     if tune.Tuner.can_restore(str(path)):
         tuner = _restore(path, trainable)
     else:

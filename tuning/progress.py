@@ -2,7 +2,10 @@
 `STATUS_EVERY_S` seconds a status line with trials done, running, failed and an ETA.
 
 The status line comes from a small thread of the driver, so it keeps coming while a long epoch
-runs and Tune's own loop has nothing to report.
+runs and Tune's own loop has nothing to report. While a grid runs its experiments side by side,
+one `GridBoard` prints a single line for the whole grid naming every running experiment; each
+experiment's `TrialLinePrinter` registers with it when its Tune run starts (also after a restore,
+which brings back the pickled printer).
 """
 from __future__ import annotations
 
@@ -70,7 +73,10 @@ class TrialLinePrinter(tune.Callback):
     def setup(self, **info: Any) -> None:
         self.started = time.monotonic()
         self._stop = threading.Event()
-        threading.Thread(target=self._print_status, args=(self._stop,), daemon=True).start()
+        if _ACTIVE_BOARD is not None:
+            _ACTIVE_BOARD.add(self)
+        else:
+            threading.Thread(target=self._print_status, args=(self._stop,), daemon=True).start()
 
     def _print_status(self, stop: threading.Event) -> None:
         while not stop.wait(STATUS_EVERY_S):
@@ -82,15 +88,21 @@ class TrialLinePrinter(tune.Callback):
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.running.add(trial.trial_id)
+        if _ACTIVE_BOARD is not None:
+            _ACTIVE_BOARD.trial_event(self.experiment, trial.trial_id, "start")
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.running.discard(trial.trial_id)
         self.done += 1
+        if _ACTIVE_BOARD is not None:
+            _ACTIVE_BOARD.trial_event(self.experiment, trial.trial_id, "end")
         self.printer(self._line(trial, "done"))
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.running.discard(trial.trial_id)
         self.failed += 1
+        if _ACTIVE_BOARD is not None:
+            _ACTIVE_BOARD.trial_event(self.experiment, trial.trial_id, "end")
         self.printer(self._line(trial, "FAILED") + f"  (error kept in {trial.path})")
 
 
@@ -101,3 +113,71 @@ def _nested(result: dict, flat_key: str) -> Any:
             return None
         node = node[part]
     return node
+
+
+_ACTIVE_BOARD: "GridBoard | None" = None
+
+
+class GridBoard:
+    """Every `every_s` seconds one line for the grid: trials done, running and failed of all planned
+    ones, each running experiment with its own counts, and an ETA (the plan's estimate until trials
+    end, then the throughput measured so far)."""
+
+    def __init__(self, planned_trials: int, printer: Callable[[str], None] = print, every_s: float = STATUS_EVERY_S,
+                 estimate_s: float | None = None):
+        self.planned_trials = planned_trials
+        self.printer = printer
+        self.every_s = every_s
+        self.estimate_s = estimate_s
+        self.experiments: list[TrialLinePrinter] = []
+        self.trial_spans: dict[tuple[str, str], list[float]] = {}
+        self.started = time.monotonic()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+
+    def add(self, experiment: TrialLinePrinter) -> None:
+        with self._lock:
+            self.experiments.append(experiment)
+
+    def trial_event(self, experiment: str, trial_id: str, event: str) -> None:
+        """Record when the driver saw a trial start or end (wall clock; for `benchmarks/bench_grid.py`)."""
+        with self._lock:
+            span = self.trial_spans.setdefault((experiment, trial_id), [time.time(), float("nan")])
+            if event == "end":
+                span[1] = time.time()
+
+    def status_line(self, now: float) -> str:
+        with self._lock:
+            experiments = list(self.experiments)
+        done = sum(e.done for e in experiments)
+        failed = sum(e.failed for e in experiments)
+        active = [e for e in experiments if e._stop is not None and not e._stop.is_set()]
+        running = sum(len(e.running) for e in active)
+        elapsed = now - self.started
+        ended = done + failed
+        remaining = max(self.planned_trials - ended, 0)
+        if ended:
+            eta = f"{remaining * elapsed / ended / 60:.1f} min"
+        elif self.estimate_s is not None:
+            eta = f"{max(self.estimate_s - elapsed, 0) / 60:.1f} min (planned)"
+        else:
+            eta = "unknown"
+        names = ", ".join(f"{e.experiment} {e.done + e.failed}/{e.planned} ({len(e.running)} running)" for e in active)
+        return (f"[grid] {done} done, {running} running, {failed} failed of {self.planned_trials} trials; "
+                f"{elapsed / 60:.1f} min elapsed, ETA {eta}; experiments running: {names or 'none'}")
+
+    def __enter__(self) -> "GridBoard":
+        global _ACTIVE_BOARD
+        _ACTIVE_BOARD = self
+        self.started = time.monotonic()
+        threading.Thread(target=self._print_status, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        global _ACTIVE_BOARD
+        self._stop.set()
+        _ACTIVE_BOARD = None
+
+    def _print_status(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self.printer(self.status_line(time.monotonic()))

@@ -1,5 +1,6 @@
 """A grid, end to end: check every input before Ray starts, load each dataset once, put it in
-the object store once, and run one experiment per (model, dataset)."""
+the object store once, and run one experiment per (model, dataset), all of them side by side
+(`scheduler.py`)."""
 from __future__ import annotations
 
 import dataclasses
@@ -17,11 +18,13 @@ from ..zoo import MODELS, get_model
 from ..zoo.plugins import PluginBundle, load_installed_plugins, load_plugins, plugin_folder
 from ..zoo.base import ModelConfigError
 from .cluster import configure_ray_environment
-from .experiment import ExperimentOutcome, ExperimentPlan, run_experiment, run_seed_repeats, run_untrained_copy
+from .experiment import (SEEDS_SUFFIX, UNTRAINED_SUFFIX, ExperimentOutcome, ExperimentPlan, run_experiment,
+                         run_seed_repeats, run_untrained_copy)
 from .grids import GridSpec
 from .objectives import get_objective, get_protocol_mode
-from .progress import TrialLinePrinter
+from .progress import GridBoard, TrialLinePrinter
 from .provenance import dataset_hashes
+from .scheduler import ExperimentJob, GridCallback, run_jobs
 from .trial import RUN_KEYS, TrialSettings
 from .validation import check_trial_values
 
@@ -41,6 +44,7 @@ class GridRequest:
     datasets: tuple[str, ...] | None = None
     num_samples: int | None = None
     max_concurrent: int | None = None
+    max_concurrent_experiments: int | None = None
     cpus_per_trial: float | None = None
     gpus_per_trial: float | None = None
     protocol: str = "paper"
@@ -196,6 +200,9 @@ def fit_to_cluster(plan: GridPlan, cluster_resources: dict[str, float]) -> list[
 def plan_grid(request: GridRequest) -> GridPlan:
     """Resolve models and datasets, load and prepare data, check every search space."""
     grid = request.grid
+    if request.max_concurrent_experiments is not None and request.max_concurrent_experiments < 1:
+        raise GridConfigError(f"--max-concurrent-experiments {request.max_concurrent_experiments}: give 1 or more "
+                              "(leave it out for no limit)")
     for folder in request.search_space_dirs:
         if not Path(folder).is_dir():
             raise GridConfigError(f"--search-spaces {folder}: not a folder; give the folder holding your <model>.yaml files")
@@ -268,36 +275,50 @@ def plan_grid(request: GridRequest) -> GridPlan:
     return GridPlan(request, experiments, prepared, notes, missing, plugins)
 
 
-def run_grid(plan: GridPlan, printer: Callable[[str], None] = print) -> list[ExperimentOutcome]:
-    """Run every experiment of the plan in order; stops early only if one was interrupted."""
+def planned_trials(plan: GridPlan) -> int:
+    """Trials the grid runs in all: searches, seed repeats and untrained copies."""
+    return sum(e.num_samples + e.seeds + int(e.untrained_copy) for e in plan.experiments)
+
+
+def _experiment_job(experiment: ExperimentPlan, data_ref: Any, printer: Callable[[str], None]) -> ExperimentJob:
+    """The experiment's search, releasing its seed repeats and untrained copy when it ends."""
+    name, metric, headline = experiment.name, experiment.objective.metric, experiment.threshold_protocol
+
+    def callbacks(label: str, planned: int) -> list:
+        return [TrialLinePrinter(label, metric, planned, headline, printer), GridCallback()]
+
+    def search() -> ExperimentOutcome:
+        printer(f"{name}: {experiment.num_samples} trials, objective {experiment.objective.name}, "
+                f"at most {experiment.max_epochs} epoch(s)")
+        outcome = run_experiment(experiment, data_ref, callbacks(name, experiment.num_samples))
+        if outcome.status == "skipped":
+            printer(f"{name}: complete in an earlier run, skipped")
+        return outcome
+
+    def seeds() -> ExperimentOutcome:
+        printer(f"{name}: best configuration, seeds 0..{experiment.seeds - 1}")
+        return run_seed_repeats(experiment, data_ref, callbacks(name + " seeds", experiment.seeds))
+
+    def untrained() -> ExperimentOutcome:
+        printer(f"{name}: untrained copy of the best configuration")
+        return run_untrained_copy(experiment, data_ref, callbacks(name + " untrained", 1))
+
+    followups = ([ExperimentJob(name + SEEDS_SUFFIX, experiment.grid_dir / (name + SEEDS_SUFFIX), seeds)]
+                 if experiment.seeds else [])
+    if experiment.untrained_copy:
+        followups.append(ExperimentJob(name + UNTRAINED_SUFFIX, experiment.grid_dir / (name + UNTRAINED_SUFFIX),
+                                       untrained))
+    return ExperimentJob(name, experiment.path, search, lambda outcome: followups)
+
+
+def run_grid(plan: GridPlan, printer: Callable[[str], None] = print, estimate_s: float | None = None,
+             board: GridBoard | None = None) -> list[ExperimentOutcome]:
+    """Run every experiment of the plan side by side on the cluster (at most
+    `request.max_concurrent_experiments` Tune runs at once); each experiment's seed repeats and
+    untrained copy start as soon as its search has ended. Outcomes come in plan order. `board`
+    (default: a new one) prints the grid's status line and records when each trial ran."""
     configure_ray_environment()
     references = {name: ray.put(data) for name, data in plan.datasets.items()}
-    outcomes = []
-    for number, experiment in enumerate(plan.experiments, start=1):
-        printer(f"[{number}/{len(plan.experiments)}] {experiment.name}: {experiment.num_samples} trials, "
-                f"objective {experiment.objective.name}, at most {experiment.max_epochs} epoch(s)")
-        data_ref = references[experiment.settings.dataset]
-        callback = TrialLinePrinter(experiment.name, experiment.objective.metric, experiment.num_samples,
-                                    experiment.threshold_protocol, printer)
-        outcome = run_experiment(experiment, data_ref, [callback])
-        outcomes.append(outcome)
-        if outcome.status == "skipped":
-            printer(f"[{number}/{len(plan.experiments)}] {experiment.name}: complete in an earlier run, skipped")
-        if outcome.status == "interrupted":
-            break
-        if experiment.seeds:
-            printer(f"[{number}/{len(plan.experiments)}] {experiment.name}: best configuration, seeds 0..{experiment.seeds - 1}")
-            repeats = run_seed_repeats(experiment, data_ref, [TrialLinePrinter(
-                experiment.name + " seeds", experiment.objective.metric, experiment.seeds,
-                experiment.threshold_protocol, printer)])
-            outcomes.append(repeats)
-            if repeats.status == "interrupted":
-                break
-        if experiment.untrained_copy:
-            printer(f"[{number}/{len(plan.experiments)}] {experiment.name}: untrained copy of the best configuration")
-            copy = run_untrained_copy(experiment, data_ref, [TrialLinePrinter(
-                experiment.name + " untrained", experiment.objective.metric, 1, experiment.threshold_protocol, printer)])
-            outcomes.append(copy)
-            if copy.status == "interrupted":
-                break
-    return outcomes
+    jobs = [_experiment_job(e, references[e.settings.dataset], printer) for e in plan.experiments]
+    with board or GridBoard(planned_trials(plan), printer, estimate_s=estimate_s):
+        return run_jobs(jobs, plan.request.max_concurrent_experiments)
