@@ -152,6 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="VUS buffer: N points (default 100, TSB-AD's get_metrics) or 'period', the series' "
                              "period as TSB-AD's leaderboard uses it (leaderboard-comparable VUS)")
     parser.add_argument("--time-budget", type=float, help="seconds per experiment before Tune stops it")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the plan (experiments, trials, epochs, slots, estimated wall time and CPU/GPU-hours) "
+                             "and exit without running a trial")
+    parser.add_argument("--no-estimate", dest="estimate", action="store_false",
+                        help="skip the calibration epochs behind the plan's time estimate (a few seconds per model)")
     parser.add_argument("--address", help="join an existing Ray cluster (e.g. HEAD:6379 or auto)")
     parser.add_argument("--num-cpus", type=int, help="CPUs of the embedded local cluster (default: all)")
     parser.add_argument("--no-dashboard", action="store_true", help="start the local cluster without dashboard")
@@ -221,10 +226,12 @@ def main(argv: list[str] | None = None) -> int:
             search_space_dirs=tuple(args.search_space_dirs), vus_window=args.vus_window,
         )
         plan = plan_grid(request)
-        if not args.resume:
+        if not args.resume and not args.dry_run:
             _create_run_folder(request.grid_dir, raw)
     except (*USER_ERRORS, RunFolderError) as error:
         parser.exit(2, f"{parser.prog}: error: {error}\n")
+    if args.dry_run:
+        return _dry_run(plan, args)
     return _run(plan, args, parser)
 
 
@@ -235,6 +242,34 @@ def _create_run_folder(folder: Path, raw: list[str]) -> None:
     except OSError as error:
         raise FlagError(f"cannot write the run folder {folder}: {error.strerror or error}: "
                         "choose a --storage you can write to") from None
+
+
+def _print_plan(plan, cluster_resources: dict[str, float], estimate: bool) -> float | None:
+    """Print the plan table (and the calibrated estimate); returns the estimated wall seconds."""
+    from tsadbench.tuning.estimate import calibrate, estimate_grid, not_measured, plan_lines
+
+    found = estimate_grid(plan.experiments, plan.datasets, cluster_resources, calibrate if estimate else not_measured)
+    print("\n".join(plan_lines(found)))
+    return found.wall_s if found.calibrated else None
+
+
+def _dry_run(plan, args: argparse.Namespace) -> int:
+    """The plan on the cluster the run would use (this machine unless --address), then exit."""
+    from tsadbench.tuning.cluster import local_resources, start_ray, stop_ray
+    from tsadbench.tuning.runner import fit_to_cluster
+
+    if args.address:
+        try:
+            resources = start_ray(args.address, dashboard=False).resources
+        finally:
+            stop_ray()
+    else:
+        resources = local_resources(args.num_cpus)
+    print(f"grid '{plan.request.grid.name}': {len(plan.experiments)} experiment(s) -> {plan.request.grid_dir} (dry run)")
+    for note in plan.notes + fit_to_cluster(plan, resources):
+        print(f"note: {note}")
+    _print_plan(plan, resources, args.estimate)
+    return 0
 
 
 def _run(plan, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -263,7 +298,8 @@ def _run(plan, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
             print(f"note: {note}")
         if cluster.dashboard_url:
             print(f"Ray dashboard: {cluster.dashboard_url}" + (f" ({cluster.token_hint})" if cluster.token_hint else ""))
-        outcomes = run_grid(plan)
+        estimate_s = _print_plan(plan, cluster.resources, args.estimate)
+        outcomes = run_grid(plan, estimate_s=estimate_s)
     except OSError as error:
         if not is_storage_full(error):
             raise

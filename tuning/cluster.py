@@ -88,6 +88,13 @@ def code_package(destination: Path) -> Path:
     return target
 
 
+def local_resources(num_cpus: int | None = None) -> dict[str, float]:
+    """What the embedded local cluster would declare on this machine (Ray's resource names)."""
+    import torch
+
+    return {"CPU": float(num_cpus or os.cpu_count() or 1), "GPU": float(torch.cuda.device_count())}
+
+
 def start_ray(address: str | None, *, dashboard: bool = True, dashboard_host: str = "127.0.0.1",
               num_cpus: int | None = None) -> ClusterInfo:
     """Join the cluster at `address` (shipping our code to its nodes through runtime_env, never

@@ -1,0 +1,165 @@
+"""GPU check for a lent CUDA machine (issue 12), Ray-free: needs only Python >= 3.11, torch and numpy
+(no Ray, Optuna, PyYAML or downloads), runs from a plain copy of the repository, well under
+8 minutes on one GPU.
+
+    python benchmarks/gpu_check.py --out gpu_check.json             # CUDA, every model, repository configs
+    python benchmarks/gpu_check.py --device cpu --tiny              # the same code path on CPU, seconds
+
+For every registered model at its repository configuration (its Config defaults) on a synthetic
+series of `--channels` channels (38, as SMD):
+
+1. the Ray-free trial loop (`tuning.trial.run_trial`, one epoch of `--train-windows` windows,
+   scoring every split and evaluating every protocol) on the device: epoch and training seconds;
+2. train windows/s and scored points/s, fp32 and bf16 (`torch.autocast`), after a warm-up epoch;
+3. peak GPU memory of a trial (`torch.cuda.max_memory_allocated` over training and scoring), the
+   figure behind the GPU fractions in `search_spaces/*.yaml`;
+4. CPU-vs-device score equality: the same initialised weights score the test series on CPU and
+   on the device; the largest difference relative to the scores' spread is reported.
+
+Prints a table and writes every figure to `--out` (JSON).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _import_package() -> None:
+    """Make the repository root importable as `tsadbench`, installed or not (the lent machine
+    gets a bare copy of the tree)."""
+    if "tsadbench" in sys.modules:
+        return
+    try:
+        import tsadbench  # noqa: F401
+        return
+    except ImportError:
+        pass
+    spec = importlib.util.spec_from_file_location("tsadbench", ROOT / "__init__.py",
+                                                  submodule_search_locations=[str(ROOT)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["tsadbench"] = module
+    spec.loader.exec_module(module)
+
+
+_import_package()
+
+from tsadbench.datasets.preprocessing import prepare  # noqa: E402
+from tsadbench.datasets.synthetic import SyntheticSpec, generate_synthetic  # noqa: E402
+from tsadbench.tuning.trial import TrialSettings, run_trial  # noqa: E402
+from tsadbench.zoo import MODELS, get_model  # noqa: E402
+
+
+def _autocast(device: str, precision: str):
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
+
+
+def _synchronise(device: str) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+def throughput(model_name: str, data, device: str, precision: str, windows: int) -> dict[str, float]:
+    """Train windows/s and scored points/s of a fresh model (a warm-up epoch first)."""
+    model = get_model(model_name)(data.n_channels, get_model(model_name).Config(), seed=0, device=device)
+    with _autocast(device, precision):
+        model.train_epoch(data.train, max_windows=windows)
+        _synchronise(device)
+        started = time.perf_counter()
+        model.train_epoch(data.train, max_windows=windows)
+        _synchronise(device)
+        trained = time.perf_counter()
+        model.score(data.test)
+        _synchronise(device)
+        scored = time.perf_counter()
+    return {"train_windows_per_s": windows / (trained - started),
+            "scored_points_per_s": data.test.shape[0] / (scored - trained)}
+
+
+def trial_loop(model_name: str, data, device: str, windows: int) -> dict[str, float]:
+    """One epoch of the Ray-free trial loop on the device, with its peak GPU memory."""
+    records = []
+    settings = TrialSettings(model=model_name, dataset=data.name, max_windows_per_epoch=windows)
+    if torch.device(device).type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    run_trial({"epochs": 1}, data, settings, lambda metrics, artifacts: records.append(metrics), device=device)
+    peak = torch.cuda.max_memory_allocated() / 2**20 if torch.device(device).type == "cuda" else float("nan")
+    [record] = records
+    return {"epoch_s": record["epoch_seconds"], "train_s": record["train_seconds"], "peak_gpu_mib": peak}
+
+
+def score_equality(model_name: str, data, device: str) -> float:
+    """Largest |CPU score - device score| over the spread of the CPU scores, same weights."""
+    cls = get_model(model_name)
+    on_cpu = cls(data.n_channels, cls.Config(), seed=0, device="cpu")
+    on_device = cls(data.n_channels, cls.Config(), seed=0, device=device)
+    on_device.load_state_dict(on_cpu.state_dict())
+    reference = on_cpu.score(data.test)
+    spread = float(np.ptp(reference)) or 1.0
+    return float(np.max(np.abs(on_device.score(data.test) - reference)) / spread)
+
+
+def check_model(model_name: str, data, device: str, windows: int) -> dict[str, float]:
+    row: dict[str, float] = {"model": model_name, **trial_loop(model_name, data, device, windows)}
+    for precision in ("fp32", "bf16"):
+        try:
+            figures = throughput(model_name, data, device, precision, windows)
+        except (RuntimeError, FloatingPointError) as error:  # no bf16 kernel, or a loss that overflows in bf16
+            figures = {"error": str(error).splitlines()[0]}
+        row.update({f"{precision}_{key}": value for key, value in figures.items()})
+    row["cpu_vs_device_max_rel_diff"] = score_equality(model_name, data, device)
+    return row
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--models", default=",".join(sorted(MODELS)))
+    parser.add_argument("--channels", type=int, default=38)
+    parser.add_argument("--train-windows", type=int, default=2048, help="training windows per measured epoch")
+    parser.add_argument("--points", type=int, default=20000, help="length of the train and of the test series")
+    parser.add_argument("--tiny", action="store_true", help="a few windows and points: checks the code path in seconds")
+    parser.add_argument("--out", type=Path, help="write the figures here (JSON)")
+    args = parser.parse_args(argv)
+    if torch.device(args.device).type == "cuda" and not torch.cuda.is_available():
+        parser.exit(2, "gpu_check: no CUDA device is visible (use --device cpu to check the code path)\n")
+    windows, points = (16, 1500) if args.tiny else (args.train_windows, args.points)
+    spec = SyntheticSpec(n_channels=5 if args.tiny else args.channels, train_length=points, test_length=points,
+                         anomalies_per_kind=1 if args.tiny else 3)
+    data = prepare("synthetic", [generate_synthetic(spec).arrays])
+    started = time.perf_counter()
+    rows = []
+    for name in args.models.split(","):
+        rows.append(check_model(name, data, args.device, windows))
+        print(json.dumps(rows[-1]), flush=True)
+    device_name = torch.cuda.get_device_name() if torch.device(args.device).type == "cuda" else "cpu"
+    summary = {"device": device_name, "torch": torch.__version__, "python": sys.version.split()[0],
+               "channels": spec.n_channels, "points": points, "train_windows": windows,
+               "seconds": time.perf_counter() - started, "models": rows}
+    print(f"{device_name}, torch {torch.__version__}, {summary['seconds']:.0f} s")
+    print(f"{'model':22s} {'epoch s':>8s} {'peak MiB':>9s} {'fp32 win/s':>11s} {'bf16 win/s':>11s} "
+          f"{'fp32 pts/s':>11s} {'bf16 pts/s':>11s} {'cpu~dev':>8s}")
+    for row in rows:
+        print(f"{row['model']:22s} {row['epoch_s']:8.2f} {row['peak_gpu_mib']:9.1f} "
+              f"{row.get('fp32_train_windows_per_s', float('nan')):11.0f} "
+              f"{row.get('bf16_train_windows_per_s', float('nan')):11.0f} "
+              f"{row.get('fp32_scored_points_per_s', float('nan')):11.0f} "
+              f"{row.get('bf16_scored_points_per_s', float('nan')):11.0f} {row['cpu_vs_device_max_rel_diff']:8.1e}")
+    if args.out:
+        args.out.write_text(json.dumps(summary, indent=2))
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""The plan before the run: slots per model's resources, the packed wall-time estimate against a
+hand count, the calibration step, and `--dry-run` (no Ray, nothing written)."""
+import pytest
+
+from tsadbench.tuning.estimate import calibrate, estimate_grid, not_measured, plan_lines, slots_for
+from tsadbench.tuning.grids import GridSpec
+from tsadbench.tuning.runner import GridRequest, plan_grid
+
+
+def test_slots_are_the_scarcest_resource_over_each_trials_share():
+    assert slots_for({"cpu": 1, "gpu": 0.25}, {"CPU": 16, "GPU": 2}) == 8
+    assert slots_for({"cpu": 1, "gpu": 0.25}, {"CPU": 6, "GPU": 2}) == 6
+    assert slots_for({"cpu": 0.5, "gpu": 0.0}, {"CPU": 3}) == 6
+    assert slots_for({"cpu": 1, "gpu": 0.5}, {"CPU": 8}) == 0
+
+
+def _plan(tmp_path, models=("mlp_autoencoder",), **request):
+    grid = GridSpec("g", "", models=models, datasets=("synthetic",), num_samples=4, max_concurrent=2, tiny_models=True)
+    return plan_grid(GridRequest(grid=grid, storage=tmp_path, run_name="r", fixed={"epochs": 3}, **request))
+
+
+def test_the_wall_estimate_packs_trials_into_slots_and_the_cluster(tmp_path):
+    plan = _plan(tmp_path, models=("mlp_autoencoder", "slmr"), cpus_per_trial=1, gpus_per_trial=0)
+    estimate = estimate_grid(plan.experiments, plan.datasets, {"CPU": 4}, measure=lambda e, d: (1.0, 0.5))
+    [first, second] = estimate.experiments
+    assert (first.trials, first.epochs, first.slots, first.epoch_s) == (5, 12, 4, 1.5)
+    assert first.work_s == 12 * 1.5 + 0.5  # the untrained copy is scored once
+    # per experiment: 4 trials, 2 at once -> 2 rounds of 3 epochs, then the untrained copy: 9.5 s;
+    # the cluster: 2 x 18.5 CPU-seconds over 4 CPUs = 9.25 s; the slower bound wins
+    assert estimate.wall_s == pytest.approx(9.5)
+    assert estimate.cpu_hours == pytest.approx(2 * 18.5 / 3600) and estimate.gpu_hours == 0
+    crowded = estimate_grid(plan.experiments, plan.datasets, {"CPU": 1}, measure=lambda e, d: (1.0, 0.5))
+    assert crowded.wall_s == pytest.approx(37.0)
+    lines = plan_lines(estimate)
+    assert lines[0] == "plan on 4 CPU, 0 GPU: 2 experiment(s), 10 trial(s), at most 24 trial-epoch(s)"
+    assert "mlp_autoencoder__synthetic" in lines[2] and lines[-1].startswith("estimate: 0.2 min wall, 0.01 CPU-hours")
+    unmeasured = estimate_grid(plan.experiments, plan.datasets, {"CPU": 4}, measure=not_measured)
+    assert not unmeasured.calibrated and not plan_lines(unmeasured)[-1].startswith("estimate")
+
+
+def test_calibration_measures_a_real_epoch_and_scales_it_to_the_full_splits(tmp_path):
+    [experiment] = _plan(tmp_path).experiments
+    train_s, eval_s = calibrate(experiment, plan_grid_data(tmp_path))
+    assert train_s > 0 and eval_s > 0
+
+
+def plan_grid_data(tmp_path):
+    return _plan(tmp_path).datasets["synthetic"]
+
+
+def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path, capsys):
+    from orchestrate import main
+
+    code = main(["--grid", "smoke", "--models", "random,one_liner", "--storage", str(tmp_path), "--name", "d",
+                 "--dry-run", "--num-cpus", "3"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "plan on 3 CPU, 0 GPU: 2 experiment(s), 6 trial(s), at most 6 trial-epoch(s)" in out
+    assert "random__synthetic" in out and "estimate: " in out and "CPU-hours" in out
+    assert not (tmp_path / "d").exists()

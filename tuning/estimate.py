@@ -1,0 +1,158 @@
+"""The plan before the run: experiments, trials, epochs, the slots the cluster offers for each
+model's resources, and an estimated wall time and CPU/GPU-hours.
+
+The estimate comes from a short calibration step per experiment, run in the driver without Ray:
+two real epochs of `run_trial` (training, scoring every split, every protocol; the second,
+warm one is timed) of the
+configuration the search would try first, training on `CALIBRATION_WINDOWS` windows and scoring
+the dataset cut to at most `CALIBRATION_POINTS` points per split. Its training time is scaled to
+the windows an epoch really trains on (one per training point, or `max_windows_per_epoch`), its
+evaluation time to the points really scored. Every trial is
+counted at its full epochs (ASHA stops some earlier, so the figures are an upper bound for the
+searches); the wall time packs each experiment's trials into the slots its resources get, at most
+`max_concurrent` at once, and the grid into the whole cluster.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Callable
+
+import numpy as np
+import optuna
+
+from ..datasets.preprocessing import PreparedData
+from .experiment import ExperimentPlan
+from .trial import run_trial
+
+CALIBRATION_POINTS = 1024
+CALIBRATION_WINDOWS = 64
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentCost:
+    """One experiment's share of the plan (its seed repeats and untrained copy included)."""
+
+    name: str
+    trials: int
+    epochs: int
+    resources: dict[str, float]
+    slots: int
+    train_s_per_epoch: float
+    eval_s_per_epoch: float
+    untrained_copy: bool = False
+
+    @property
+    def epoch_s(self) -> float:
+        return self.train_s_per_epoch + self.eval_s_per_epoch
+
+    @property
+    def work_s(self) -> float:
+        """Seconds of trial work: every trial at full epochs, the untrained copy scored once."""
+        return self.epochs * self.epoch_s + (self.eval_s_per_epoch if self.untrained_copy else 0.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class GridEstimate:
+    experiments: list[ExperimentCost]
+    cluster: dict[str, float]
+    wall_s: float
+    calibrated: bool = True
+
+    @property
+    def cpu_hours(self) -> float:
+        return sum(e.work_s * e.resources.get("cpu", 0) for e in self.experiments) / 3600
+
+    @property
+    def gpu_hours(self) -> float:
+        return sum(e.work_s * e.resources.get("gpu", 0) for e in self.experiments) / 3600
+
+
+def slots_for(resources: dict[str, float], cluster: dict[str, float]) -> int:
+    """How many trials with `resources` the cluster holds at once (whole-cluster count)."""
+    needs = {"CPU": resources.get("cpu", 0.0), "GPU": resources.get("gpu", 0.0)}
+    counts = [math.floor(cluster.get(kind, 0.0) / need + 1e-9) for kind, need in needs.items() if need > 0]
+    return min(counts) if counts else 0
+
+
+def _cut(data: PreparedData, points: int) -> PreparedData:
+    test_points = min(points, data.test.shape[0])
+    return dataclasses.replace(
+        data, train=data.train[:points], val=data.val[:points], test=data.test[:test_points],
+        labels=data.labels[:test_points], train_entity_lengths=(), test_entity_lengths=())
+
+
+def calibration_config(plan: ExperimentPlan) -> dict[str, Any]:
+    """The configuration the experiment's search tries first: its first point, else Optuna's first
+    sample (seeded), with the fixed values; two epochs."""
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=plan.settings.seed))
+    for point in plan.space.first_points_for(plan.settings.dataset)[:1]:
+        study.enqueue_trial(point)
+    trial = study.ask()
+    config = {**trial.params, **plan.space.define_by_run(trial)}
+    return {**config, "epochs": 2}
+
+
+def calibrate(plan: ExperimentPlan, data: PreparedData) -> tuple[float, float]:
+    """(training seconds, evaluation seconds) of one full-size epoch of the experiment, measured
+    on a cut of the data (the second epoch: the first pays for warm-up) and scaled to the full splits."""
+    config = calibration_config(plan)
+    cut = _cut(data, max(CALIBRATION_POINTS, 4 * int(config.get("win_size", 0))))
+    settings = dataclasses.replace(plan.settings, max_windows_per_epoch=CALIBRATION_WINDOWS)
+    measured: dict[str, float] = {}
+
+    def report(metrics: dict[str, Any], artifacts: dict[str, Any]) -> None:
+        measured.update(train=metrics["train_seconds"], epoch=metrics["epoch_seconds"])
+
+    run_trial(config, cut, dataclasses.replace(settings, epochs_cap=None), report)
+    windows = min(data.train.shape[0], plan.settings.max_windows_per_epoch or math.inf)
+    train_scale = windows / min(CALIBRATION_WINDOWS, cut.train.shape[0])
+    scored = data.train.shape[0] + data.val.shape[0] + data.test.shape[0]
+    eval_scale = scored / (cut.train.shape[0] + cut.val.shape[0] + cut.test.shape[0])
+    return measured["train"] * train_scale, (measured["epoch"] - measured["train"]) * eval_scale
+
+
+def not_measured(plan: ExperimentPlan, data: PreparedData) -> tuple[float, float]:
+    """A `measure` for a plan without time estimate."""
+    return 0.0, 0.0
+
+
+def estimate_grid(experiments: list[ExperimentPlan], datasets: dict[str, PreparedData], cluster: dict[str, float],
+                  measure: Callable[[ExperimentPlan, PreparedData], tuple[float, float]] = calibrate) -> GridEstimate:
+    """Cost every experiment and the grid's wall time on a cluster with `cluster` resources
+    (Ray's names: CPU, GPU); `measure` gives (train, eval) seconds per full epoch."""
+    costs, critical = [], 0.0
+    for plan in experiments:
+        train_s, eval_s = measure(plan, datasets[plan.settings.dataset])
+        slots = slots_for(plan.resources, cluster)
+        cost = ExperimentCost(plan.name, plan.num_samples + plan.seeds + int(plan.untrained_copy),
+                              (plan.num_samples + plan.seeds) * plan.max_epochs, dict(plan.resources), slots,
+                              train_s, eval_s, plan.untrained_copy)
+        costs.append(cost)
+        at_once = max(min(slots, plan.max_concurrent, plan.num_samples), 1)
+        search = math.ceil(plan.num_samples / at_once) * plan.max_epochs * cost.epoch_s
+        repeats = math.ceil(plan.seeds / max(min(slots, plan.max_concurrent), 1)) * plan.max_epochs * cost.epoch_s
+        critical = max(critical, search + max(repeats, eval_s if plan.untrained_copy else 0.0))
+    by_capacity = [sum(c.work_s * c.resources.get(kind.lower(), 0) for c in costs) / cluster[kind]
+                   for kind in ("CPU", "GPU") if cluster.get(kind)]
+    return GridEstimate(costs, dict(cluster), max([critical, *by_capacity]), measure is not not_measured)
+
+
+def plan_lines(estimate: GridEstimate) -> list[str]:
+    """The plan as printed before any trial starts."""
+    cluster = ", ".join(f"{estimate.cluster.get(kind, 0):g} {kind}" for kind in ("CPU", "GPU"))
+    lines = [f"plan on {cluster}: {len(estimate.experiments)} experiment(s), "
+             f"{sum(e.trials for e in estimate.experiments)} trial(s), at most "
+             f"{sum(e.epochs for e in estimate.experiments)} trial-epoch(s)"]
+    width = max((len(e.name) for e in estimate.experiments), default=10)
+    lines.append(f"  {'experiment':{width}s}  trials  epochs  per trial        slots  s/epoch (train+eval)")
+    for e in estimate.experiments:
+        per_trial = f"{e.resources.get('cpu', 0):g} CPU {e.resources.get('gpu', 0):g} GPU"
+        lines.append(f"  {e.name:{width}s}  {e.trials:6d}  {e.epochs:6d}  {per_trial:15s}  {e.slots:5d}  "
+                     f"{e.epoch_s:.2f} ({e.train_s_per_epoch:.2f}+{e.eval_s_per_epoch:.2f})")
+    if not estimate.calibrated:
+        return lines
+    lines.append(f"estimate: {estimate.wall_s / 60:.1f} min wall, {estimate.cpu_hours:.2f} CPU-hours, "
+                 f"{estimate.gpu_hours:.2f} GPU-hours (every trial at full epochs; calibrated on one epoch per "
+                 "experiment; Ray start-up not included)")
+    return lines
