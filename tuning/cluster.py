@@ -33,6 +33,11 @@ RAY_ENVIRONMENT = {
     "RAY_AIR_NEW_OUTPUT": "0",
     "RAY_DEDUP_LOGS": "1",
     "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0",
+    # Experiments run side by side: one whose trials wait for slots that other experiments hold
+    # is not short of resources, so Tune's "cluster not having enough resources" warning after
+    # 60 s would mislead; a trial that fits no node is named in the plan before the run instead.
+    "TUNE_WARN_INSUFFICENT_RESOURCE_THRESHOLD_S": "86400",
+    "TUNE_WARN_INSUFFICENT_RESOURCE_THRESHOLD_S_AUTOSCALER": "86400",
 }
 TOKEN_FILE = Path("~/.ray/auth_token").expanduser()
 SINGLE_NODE_VARIABLE = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"

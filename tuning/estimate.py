@@ -150,9 +150,13 @@ def plan_lines(estimate: GridEstimate) -> list[str]:
         per_trial = f"{e.resources.get('cpu', 0):g} CPU {e.resources.get('gpu', 0):g} GPU"
         lines.append(f"  {e.name:{width}s}  {e.trials:6d}  {e.epochs:6d}  {per_trial:15s}  {e.slots:5d}  "
                      f"{e.epoch_s:.2f} ({e.train_s_per_epoch:.2f}+{e.eval_s_per_epoch:.2f})")
+    for e in estimate.experiments:
+        if e.slots == 0:
+            lines.append(f"note: {e.name}: no slot of this cluster fits a trial's resources; its trials wait until "
+                         "the cluster grows (or lower --cpus-per-trial/--gpus-per-trial)")
     if not estimate.calibrated:
         return lines
     lines.append(f"estimate: {estimate.wall_s / 60:.1f} min wall, {estimate.cpu_hours:.2f} CPU-hours, "
-                 f"{estimate.gpu_hours:.2f} GPU-hours (every trial at full epochs; calibrated on one epoch per "
+                 f"{estimate.gpu_hours:.2f} GPU-hours (every trial at full epochs; timed on one warm epoch per "
                  "experiment; Ray start-up not included)")
     return lines
