@@ -37,6 +37,28 @@ def _final_trials(experiment_dir: Path) -> list[dict]:
     return [json.loads(trial) if isinstance(trial, str) else trial for trial, _ in state["trial_data"]]
 
 
+def _finished_exactly_once(experiment: Path, planned: int) -> list[str]:
+    """Assert that the experiment finished each of its `planned` trials exactly once: its completion
+    marker, Ray's snapshot, every trial's epochs reported without a gap, and one COMPLETE Optuna trial
+    per Ray trial with the same final value. Returns each trial's final val_loss (4 digits)."""
+    summary = json.loads((experiment / "tsadbench_complete.json").read_text())
+    assert (summary["trials"], summary["errors"]) == (planned, 0), experiment.name
+    trials = _final_trials(experiment)
+    assert len(trials) == planned and all(t["status"] == "TERMINATED" for t in trials), experiment.name
+    reports = _reports(experiment)
+    values = []
+    for trial in trials:
+        epochs = [r["epoch"] for r in reports[trial["relative_logdir"]]]
+        assert sorted(set(epochs)) == list(range(1, max(epochs) + 1)), f"{experiment.name} {trial['relative_logdir']}: {epochs}"
+        values.append(f"{reports[trial['relative_logdir']][-1]['val_loss']:.4g}")
+    journal = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(
+        str(experiment / "optuna_journal.log")))
+    study = optuna.load_study(study_name=experiment.name, storage=journal)
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert sorted(f"{t.value:.4g}" for t in complete) == sorted(values), [(t.number, t.state, t.value) for t in study.trials]
+    return values
+
+
 def test_dashboard_answers_on_loopback_only(ray_session, orchestrate_module):
     with urllib.request.urlopen("http://127.0.0.1:8265/", timeout=10) as response:
         assert response.status == 200
@@ -82,25 +104,10 @@ def test_sigkilled_driver_resumes_every_planned_trial_exactly_once(ray_session, 
     assert not (experiment / "tsadbench_complete.json").exists(), "".join(seen)
     completed = subprocess.run(command + ["--resume"], capture_output=True, text=True, env=env, timeout=600)
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    summary = json.loads((experiment / "tsadbench_complete.json").read_text())
-    assert summary == {**summary, "trials": 5, "errors": 0}
-    trials = _final_trials(experiment)
-    assert len(trials) == 5 and all(t["status"] == "TERMINATED" for t in trials)
-    reports = _reports(experiment)
-    final_values = []
-    for trial in trials:
-        epochs = [r["epoch"] for r in reports[trial["relative_logdir"]]]
-        assert sorted(set(epochs)) == list(range(1, max(epochs) + 1)), f"{trial['relative_logdir']}: {epochs}"
-        final_values.append(f"{reports[trial['relative_logdir']][-1]['val_loss']:.4g}")
-    journal = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(
-        str(experiment / "optuna_journal.log")))
-    study = optuna.load_study(study_name="mlp_autoencoder__synthetic", storage=journal)
-    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    assert len(complete) == 5, [(t.number, t.state, t.value) for t in study.trials]
+    final_values = _finished_exactly_once(experiment, planned=5)
     finished_before_the_kill = {line.split("val_loss=")[1].split()[0] for line in seen if "done after" in line}
     assert len(finished_before_the_kill) == 2
     assert finished_before_the_kill <= set(final_values), (finished_before_the_kill, final_values)
-    assert sorted(f"{t.value:.4g}" for t in complete) == sorted(final_values)
     _, recorded = read_grid(tmp_path / "killed")
     assert sorted(f"{t.last['val_loss']:.4g}" for t in recorded) == sorted(final_values)
 
@@ -129,24 +136,8 @@ def test_sigkill_with_several_experiments_in_flight_resumes_every_planned_trial_
     completed = subprocess.run(command + ["--resume"], capture_output=True, text=True, env=env, timeout=900)
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     finished_before_the_kill = {line.split("val_loss=")[1].split()[0] for line in seen if "done after" in line}
-    final_values = []
-    for model, experiment in experiments.items():
-        summary = json.loads((experiment / "tsadbench_complete.json").read_text())
-        assert (summary["trials"], summary["errors"]) == (3, 0), model
-        trials = _final_trials(experiment)
-        assert len(trials) == 3 and all(t["status"] == "TERMINATED" for t in trials), model
-        reports = _reports(experiment)
-        values = []
-        for trial in trials:
-            epochs = [r["epoch"] for r in reports[trial["relative_logdir"]]]
-            assert sorted(set(epochs)) == list(range(1, max(epochs) + 1)), f"{model} {trial['relative_logdir']}: {epochs}"
-            values.append(f"{reports[trial['relative_logdir']][-1]['val_loss']:.4g}")
-        journal = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(
-            str(experiment / "optuna_journal.log")))
-        study = optuna.load_study(study_name=experiment.name, storage=journal)
-        complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-        assert sorted(f"{t.value:.4g}" for t in complete) == sorted(values), model
-        final_values += values
+    final_values = [value for experiment in experiments.values()
+                    for value in _finished_exactly_once(experiment, planned=3)]
     assert len(finished_before_the_kill) >= 2 and finished_before_the_kill <= set(final_values)
     _, recorded = read_grid(tmp_path / "killed")
     assert sorted(f"{t.last['val_loss']:.4g}" for t in recorded) == sorted(final_values)
