@@ -44,6 +44,14 @@ def test_calibration_measures_a_real_epoch_and_scales_it_to_the_full_splits(tmp_
     assert train_s > 0 and eval_s > 0
 
 
+def test_an_epoch_trains_one_window_per_stride(tmp_path):
+    from tsadbench.tuning.estimate import training_windows
+
+    [experiment] = _plan(tmp_path).experiments
+    assert training_windows(experiment, {"win_size": 10, "train_stride": 5}, 100) == 19
+    assert training_windows(experiment, {"win_size": 10, "train_stride": 1}, 100) == 91
+
+
 def plan_grid_data(tmp_path):
     return _plan(tmp_path).datasets["synthetic"]
 

@@ -6,7 +6,7 @@ two real epochs of `run_trial` (training, scoring every split, every protocol; t
 warm one is timed) of the
 configuration the search would try first, training on `CALIBRATION_WINDOWS` windows and scoring
 the dataset cut to at most `CALIBRATION_POINTS` points per split. Its training time is scaled to
-the windows an epoch really trains on (one per training point, or `max_windows_per_epoch`), its
+the windows an epoch really trains on (one per `train_stride` points, or `max_windows_per_epoch`), its
 evaluation time to the points really scored. Every trial is
 counted at its full epochs (ASHA stops some earlier, so the figures are an upper bound for the
 searches); the wall time packs each experiment's trials into the slots its resources get, at most
@@ -23,7 +23,8 @@ import optuna
 
 from ..datasets.preprocessing import PreparedData
 from .experiment import ExperimentPlan
-from .trial import run_trial
+from ..zoo import get_model
+from .trial import run_trial, split_config
 
 CALIBRATION_POINTS = 1024
 CALIBRATION_WINDOWS = 64
@@ -76,10 +77,14 @@ def slots_for(resources: dict[str, float], cluster: dict[str, float]) -> int:
 
 
 def _cut(data: PreparedData, points: int) -> PreparedData:
-    test_points = min(points, data.test.shape[0])
+    """The first `points` of train and val, and `points` of test around its first anomaly (every
+    protocol needs one)."""
+    anomalies = np.flatnonzero(data.labels)
+    start = int(anomalies[0]) if anomalies.size else 0
+    start = max(0, min(start - points // 2, data.test.shape[0] - points))
     return dataclasses.replace(
-        data, train=data.train[:points], val=data.val[:points], test=data.test[:test_points],
-        labels=data.labels[:test_points], train_entity_lengths=(), test_entity_lengths=())
+        data, train=data.train[:points], val=data.val[:points], test=data.test[start:start + points],
+        labels=data.labels[start:start + points], train_entity_lengths=(), test_entity_lengths=())
 
 
 def calibration_config(plan: ExperimentPlan) -> dict[str, Any]:
@@ -91,6 +96,15 @@ def calibration_config(plan: ExperimentPlan) -> dict[str, Any]:
     trial = study.ask()
     config = {**trial.params, **plan.space.define_by_run(trial)}
     return {**config, "epochs": 2}
+
+
+def training_windows(plan: ExperimentPlan, config: dict[str, Any], points: int) -> int:
+    """Windows in one epoch over `points` training points: one per `train_stride` points for the
+    windowed detectors (their common config), one per point otherwise."""
+    model_cls = get_model(plan.settings.model)
+    model_config = model_cls.Config.from_dict(split_config(config, model_cls)[0])
+    window, stride = getattr(model_config, "win_size", 1), getattr(model_config, "train_stride", 1)
+    return max((points - window) // stride + 1, 1)
 
 
 def calibrate(plan: ExperimentPlan, data: PreparedData) -> tuple[float, float]:
@@ -105,8 +119,8 @@ def calibrate(plan: ExperimentPlan, data: PreparedData) -> tuple[float, float]:
         measured.update(train=metrics["train_seconds"], epoch=metrics["epoch_seconds"])
 
     run_trial(config, cut, dataclasses.replace(settings, epochs_cap=None), report)
-    windows = min(data.train.shape[0], plan.settings.max_windows_per_epoch or math.inf)
-    train_scale = windows / min(CALIBRATION_WINDOWS, cut.train.shape[0])
+    windows = min(training_windows(plan, config, data.train.shape[0]), plan.settings.max_windows_per_epoch or math.inf)
+    train_scale = windows / min(CALIBRATION_WINDOWS, training_windows(plan, config, cut.train.shape[0]))
     scored = data.train.shape[0] + data.val.shape[0] + data.test.shape[0]
     eval_scale = scored / (cut.train.shape[0] + cut.val.shape[0] + cut.test.shape[0])
     return measured["train"] * train_scale, (measured["epoch"] - measured["train"]) * eval_scale
