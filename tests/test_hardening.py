@@ -97,6 +97,8 @@ CLI_CASES: list[tuple[str, Callable[[Path], list[str]] | list[str], int, str]] =
     ("5-cpus-per-trial-negative", MLP + ["--cpus-per-trial", "-1"], 2, "--cpus-per-trial must be a number > 0"),
     ("5-gpus-per-trial-negative", MLP + ["--gpus-per-trial", "-0.5"], 2, "--gpus-per-trial must be a number >= 0"),
     ("5-max-concurrent-negative", MLP + ["--max-concurrent", "-1"], 2, "--max-concurrent must be an integer >= 1"),
+    ("5-max-concurrent-experiments-0", MLP + ["--max-concurrent-experiments", "0"], 2,
+     "--max-concurrent-experiments must be an integer >= 1, got 0"),
     ("5-epochs-cap-negative", MLP + ["--epochs-cap", "-1"], 2, "--epochs-cap must be an integer >= 1, got -1"),
     ("5-seeds-negative", MLP + ["--seeds", "-2"], 2, "--seeds must be an integer >= 0, got -2"),
     ("5-max-windows-0", MLP + ["--max-windows-per-epoch", "0"], 2, "--max-windows-per-epoch must be an integer >= 1"),
@@ -299,7 +301,7 @@ def test_2_a_full_disk_during_the_grid_stops_it_with_one_message_and_exit_75(tmp
         "local", None, None, {"CPU": 2.0}, 1))
     monkeypatch.setattr(cluster, "stop_ray", lambda: started.append("stopped"))
 
-    def full(plan, printer=print):
+    def full(plan, printer=print, estimate_s=None):
         raise StorageFullError(str(plan.request.grid_dir / "mlp_autoencoder__synthetic"))
 
     monkeypatch.setattr(runner, "run_grid", full)

@@ -200,9 +200,6 @@ def fit_to_cluster(plan: GridPlan, cluster_resources: dict[str, float]) -> list[
 def plan_grid(request: GridRequest) -> GridPlan:
     """Resolve models and datasets, load and prepare data, check every search space."""
     grid = request.grid
-    if request.max_concurrent_experiments is not None and request.max_concurrent_experiments < 1:
-        raise GridConfigError(f"--max-concurrent-experiments {request.max_concurrent_experiments}: give 1 or more "
-                              "(leave it out for no limit)")
     for folder in request.search_space_dirs:
         if not Path(folder).is_dir():
             raise GridConfigError(f"--search-spaces {folder}: not a folder; give the folder holding your <model>.yaml files")

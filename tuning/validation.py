@@ -23,6 +23,7 @@ class FlagError(ValueError):
 NUMERIC_FLAGS: dict[str, tuple[str, bool, float, bool]] = {
     "num_samples": ("--num-samples", True, 1, True),
     "max_concurrent": ("--max-concurrent", True, 1, True),
+    "max_concurrent_experiments": ("--max-concurrent-experiments", True, 1, True),
     "cpus_per_trial": ("--cpus-per-trial", False, 0, False),
     "gpus_per_trial": ("--gpus-per-trial", False, 0, True),
     "seeds": ("--seeds", True, 0, True),
