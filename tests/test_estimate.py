@@ -40,6 +40,11 @@ def test_the_wall_estimate_packs_trials_into_slots_and_the_cluster(tmp_path):
     lines = plan_lines(estimate)
     assert lines[0] == "plan on 4 CPU, 0 GPU: 2 experiment(s), 10 trial(s), at most 24 trial-epoch(s)"
     assert "mlp_autoencoder__synthetic" in lines[2] and lines[-1].startswith("estimate: 0.2 min wall, 0.01 CPU-hours")
+    def broken(experiment, data):
+        raise FloatingPointError("non-finite scores")
+
+    failed = estimate_grid(plan.experiments, plan.datasets, {"CPU": 4}, measure=broken)
+    assert "its calibration epoch failed (FloatingPointError: non-finite scores)" in "\n".join(plan_lines(failed))
     unmeasured = estimate_grid(plan.experiments, plan.datasets, {"CPU": 4}, measure=not_measured)
     assert not unmeasured.calibrated and not plan_lines(unmeasured)[-1].startswith("estimate")
 

@@ -42,6 +42,7 @@ class ExperimentCost:
     train_s_per_epoch: float
     eval_s_per_epoch: float
     untrained_copy: bool = False
+    calibration_error: str | None = None
 
     @property
     def epoch_s(self) -> float:
@@ -137,11 +138,15 @@ def estimate_grid(experiments: list[ExperimentPlan], datasets: dict[str, Prepare
     (Ray's names: CPU, GPU); `measure` gives (train, eval) seconds per full epoch."""
     costs, critical = [], 0.0
     for plan in experiments:
-        train_s, eval_s = measure(plan, datasets[plan.settings.dataset])
+        error = None
+        try:
+            train_s, eval_s = measure(plan, datasets[plan.settings.dataset])
+        except Exception as failure:  # the trials will fail the same way: Tune records that, the plan says so
+            train_s, eval_s, error = 0.0, 0.0, f"{type(failure).__name__}: {failure}"
         slots = slots_for(plan.resources, cluster)
         cost = ExperimentCost(plan.name, plan.num_samples + plan.seeds + int(plan.untrained_copy),
                               (plan.num_samples + plan.seeds) * plan.max_epochs, dict(plan.resources), slots,
-                              train_s, eval_s, plan.untrained_copy)
+                              train_s, eval_s, plan.untrained_copy, error)
         costs.append(cost)
         at_once = max(min(slots, plan.max_concurrent, plan.num_samples), 1)
         search = math.ceil(plan.num_samples / at_once) * plan.max_epochs * cost.epoch_s
@@ -165,6 +170,9 @@ def plan_lines(estimate: GridEstimate) -> list[str]:
         lines.append(f"  {e.name:{width}s}  {e.trials:6d}  {e.epochs:6d}  {per_trial:15s}  {e.slots:5d}  "
                      f"{e.epoch_s:.2f} ({e.train_s_per_epoch:.2f}+{e.eval_s_per_epoch:.2f})")
     for e in estimate.experiments:
+        if e.calibration_error:
+            lines.append(f"note: {e.name}: its calibration epoch failed ({e.calibration_error}); its time is not "
+                         "in the estimate")
         if e.slots == 0:
             lines.append(f"note: {e.name}: no slot of this cluster fits a trial's resources; its trials wait until "
                          "the cluster grows (or lower --cpus-per-trial/--gpus-per-trial)")
