@@ -162,3 +162,24 @@ def test_the_grid_line_names_every_running_experiment_and_gives_an_eta():
         begin, end = board.trial_spans[("m__a", "t1")]
         assert begin <= end
     assert progress._ACTIVE_BOARD is None and lines == []
+
+
+def test_lines_printed_from_several_experiment_threads_never_overlap():
+    from tsadbench.tuning.runner import _one_line_at_a_time
+
+    inside, overlaps, lines = [], [], []
+
+    def slow_printer(line):
+        inside.append(line)
+        overlaps.append(len(inside) > 1)
+        time.sleep(0.0005)
+        lines.append(line)
+        inside.remove(line)
+
+    printer = _one_line_at_a_time(slow_printer)
+    threads = [threading.Thread(target=lambda k=k: [printer(f"{k}:{i}") for i in range(25)]) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not any(overlaps) and sorted(lines) == sorted(f"{k}:{i}" for k in range(4) for i in range(25))

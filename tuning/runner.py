@@ -4,6 +4,7 @@ the object store once, and run one experiment per (model, dataset), all of them 
 from __future__ import annotations
 
 import dataclasses
+import threading
 from pathlib import Path
 from typing import Any, Callable
 
@@ -308,6 +309,17 @@ def _experiment_job(experiment: ExperimentPlan, data_ref: Any, printer: Callable
     return ExperimentJob(name, experiment.path, search, lambda outcome: followups)
 
 
+def _one_line_at_a_time(printer: Callable[[str], None]) -> Callable[[str], None]:
+    """`printer` for several threads: each line is printed whole (print writes a line and its
+    newline separately, so two experiments' lines could run together)."""
+    lock = threading.Lock()
+
+    def locked(line: str) -> None:
+        with lock:
+            printer(line)
+    return locked
+
+
 def run_grid(plan: GridPlan, printer: Callable[[str], None] = print, estimate_s: float | None = None,
              board: GridBoard | None = None) -> list[ExperimentOutcome]:
     """Run every experiment of the plan side by side on the cluster (at most
@@ -315,6 +327,7 @@ def run_grid(plan: GridPlan, printer: Callable[[str], None] = print, estimate_s:
     untrained copy start as soon as its search has ended. Outcomes come in plan order. `board`
     (default: a new one) prints the grid's status line and records when each trial ran."""
     configure_ray_environment()
+    printer = _one_line_at_a_time(printer)
     references = {name: ray.put(data) for name, data in plan.datasets.items()}
     jobs = [_experiment_job(e, references[e.settings.dataset], printer) for e in plan.experiments]
     with board or GridBoard(planned_trials(plan), printer, estimate_s=estimate_s):
