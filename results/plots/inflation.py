@@ -11,10 +11,27 @@ from matplotlib.lines import Line2D
 
 from ..entities import pair_cell, pair_groups, table_dataset
 from ..columns import section_of
-from ..select import SANITY_BASELINES, Selection, is_sanity_baseline
+from ..select import SANITY_BASELINES, UNTRAINED_MODEL_SUFFIX, Selection, is_sanity_baseline
 from .common import WrittenFigure, save
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def _marker_styles(models: list[str]) -> dict[str, dict]:
+    """A colour per model, shared by its untrained copy (drawn hollow); random and the one-liner
+    get a black ring."""
+    trained = list(dict.fromkeys(m.removesuffix(UNTRAINED_MODEL_SUFFIX) for m in models))
+    colours = dict(zip(trained, cycle(plt.get_cmap("tab10").colors)))
+    styles = {}
+    for model in models:
+        colour = colours[model.removesuffix(UNTRAINED_MODEL_SUFFIX)]
+        if model.endswith(UNTRAINED_MODEL_SUFFIX):
+            styles[model] = dict(color=colour, markerfacecolor="white", markeredgecolor=colour, markeredgewidth=2)
+        elif is_sanity_baseline(model):
+            styles[model] = dict(color=colour, markeredgecolor="black", markeredgewidth=2)
+        else:
+            styles[model] = dict(color=colour, markeredgecolor=colour, markeredgewidth=0.5)
+    return styles
 
 
 def inflation_figure(selections: list[Selection], labels: dict[str, str], out: Path) -> WrittenFigure | None:
@@ -28,7 +45,7 @@ def inflation_figure(selections: list[Selection], labels: dict[str, str], out: P
     if not points:
         return None
     models = list(labels)
-    colours = dict(zip(models, cycle(plt.get_cmap("tab10").colors)))
+    styles = _marker_styles(models)
     datasets = list(dict.fromkeys(table_dataset(s) for s, _, _ in points))
     markers = dict(zip(datasets, cycle(MARKERS)))
     figure, ax = plt.subplots(figsize=(6.4, 6.4 + 0.22 * (len(models) + len(datasets) + 1) / 2), layout="constrained")
@@ -36,15 +53,12 @@ def inflation_figure(selections: list[Selection], labels: dict[str, str], out: P
     for selection, raw, adjusted in points:
         baseline = is_sanity_baseline(selection.model)
         ax.errorbar(100 * raw.mean, 100 * adjusted.mean, xerr=100 * (raw.std or 0), yerr=100 * (adjusted.std or 0),
-                    marker=markers[table_dataset(selection)], ms=8, color=colours[selection.model],
-                    markeredgecolor="black" if baseline else colours[selection.model],
-                    markeredgewidth=2 if baseline else 0.5, ls="none", zorder=2 if baseline else 3)
+                    marker=markers[table_dataset(selection)], ms=8, ls="none", zorder=2 if baseline else 3,
+                    **styles[selection.model])
     ax.set(xlim=(0, 100), ylim=(0, 100), aspect="equal", xlabel="F1 without adjustment (%)",
            ylabel="F1 after point adjustment (%)")
     figure.suptitle("Point adjustment inflates F1 (headline threshold of each model)", fontsize=10)
-    model_handles = [Line2D([], [], ls="none", marker="o", ms=8, color=colours[m],
-                            markeredgecolor="black" if is_sanity_baseline(m) else colours[m],
-                            markeredgewidth=2 if is_sanity_baseline(m) else 0.5,
+    model_handles = [Line2D([], [], ls="none", marker="o", ms=8, **styles[m],
                             label=labels[m] + (" (sanity baseline)" if is_sanity_baseline(m) else ""))
                      for m in models if any(s.model == m for s, _, _ in points)]
     dataset_handles = [Line2D([], [], ls="none", marker=markers[d], color="grey", label=f"dataset {d}")
