@@ -1,5 +1,6 @@
 """The experiment scheduler without Ray: experiments side by side, the limit on how many, follow-ups
 released the moment their search ends, plan order of outcomes, Ctrl-C, and the grid status line."""
+import pickle
 import threading
 import time
 from pathlib import Path
@@ -165,8 +166,6 @@ def test_the_grid_line_names_every_running_experiment_and_gives_an_eta():
 
 
 def test_lines_printed_from_several_experiment_threads_never_overlap():
-    from tsadbench.tuning.runner import _one_line_at_a_time
-
     inside, overlaps, lines = [], [], []
 
     def slow_printer(line):
@@ -176,10 +175,18 @@ def test_lines_printed_from_several_experiment_threads_never_overlap():
         lines.append(line)
         inside.remove(line)
 
-    printer = _one_line_at_a_time(slow_printer)
+    printer = progress.WholeLinePrinter(slow_printer)
     threads = [threading.Thread(target=lambda k=k: [printer(f"{k}:{i}") for i in range(25)]) for k in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert not any(overlaps) and sorted(lines) == sorted(f"{k}:{i}" for k in range(4) for i in range(25))
+
+
+def test_the_whole_line_printer_survives_the_pickling_tune_does_to_its_callbacks():
+    callback = TrialLinePrinter("exp", "pa_f1", 3, printer=progress.WholeLinePrinter(print))
+    restored = pickle.loads(pickle.dumps(callback))
+    assert isinstance(restored.printer, progress.WholeLinePrinter) and restored.printer.printer is print
+    with restored.printer._lock:
+        pass

@@ -18,6 +18,27 @@ from ray import tune
 STATUS_EVERY_S = 30.0
 
 
+class WholeLinePrinter:
+    """`printer` for several threads: each line is printed whole (print writes a line and its
+    newline separately, so two experiments' lines could run together). Tune pickles it with the
+    callbacks that print: the lock stays behind and a fresh one is made on unpickling."""
+
+    def __init__(self, printer: Callable[[str], None] = print):
+        self.printer = printer
+        self._lock = threading.Lock()
+
+    def __call__(self, line: str) -> None:
+        with self._lock:
+            self.printer(line)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"printer": self.printer}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.printer = state["printer"]
+        self._lock = threading.Lock()
+
+
 class TrialLinePrinter(tune.Callback):
     """Prints `[experiment] trial N done ...` lines and periodic status lines."""
 

@@ -4,7 +4,6 @@ the object store once, and run one experiment per (model, dataset), all of them 
 from __future__ import annotations
 
 import dataclasses
-import threading
 from pathlib import Path
 from typing import Any, Callable
 
@@ -23,7 +22,7 @@ from .experiment import (SEEDS_SUFFIX, UNTRAINED_SUFFIX, ExperimentOutcome, Expe
                          run_seed_repeats, run_untrained_copy)
 from .grids import GridSpec
 from .objectives import get_objective, get_protocol_mode
-from .progress import GridBoard, TrialLinePrinter
+from .progress import GridBoard, TrialLinePrinter, WholeLinePrinter
 from .provenance import dataset_hashes
 from .scheduler import ExperimentJob, GridCallback, run_jobs
 from .trial import RUN_KEYS, TrialSettings
@@ -309,17 +308,6 @@ def _experiment_job(experiment: ExperimentPlan, data_ref: Any, printer: Callable
     return ExperimentJob(name, experiment.path, search, lambda outcome: followups)
 
 
-def _one_line_at_a_time(printer: Callable[[str], None]) -> Callable[[str], None]:
-    """`printer` for several threads: each line is printed whole (print writes a line and its
-    newline separately, so two experiments' lines could run together)."""
-    lock = threading.Lock()
-
-    def locked(line: str) -> None:
-        with lock:
-            printer(line)
-    return locked
-
-
 def run_grid(plan: GridPlan, printer: Callable[[str], None] = print, estimate_s: float | None = None,
              board: GridBoard | None = None) -> list[ExperimentOutcome]:
     """Run every experiment of the plan side by side on the cluster (at most
@@ -327,7 +315,7 @@ def run_grid(plan: GridPlan, printer: Callable[[str], None] = print, estimate_s:
     untrained copy start as soon as its search has ended. Outcomes come in plan order. `board`
     (default: a new one) prints the grid's status line and records when each trial ran."""
     configure_ray_environment()
-    printer = _one_line_at_a_time(printer)
+    printer = WholeLinePrinter(printer)
     references = {name: ray.put(data) for name, data in plan.datasets.items()}
     jobs = [_experiment_job(e, references[e.settings.dataset], printer) for e in plan.experiments]
     with board or GridBoard(planned_trials(plan), printer, estimate_s=estimate_s):
