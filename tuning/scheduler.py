@@ -52,8 +52,8 @@ class StopRequested(RuntimeError):
 
 
 class GridCallback(tune.Callback):
-    """Ends the experiment's Tune loop at its next step once `STOP` is set. It holds no state, so it survives Tune's pickling and works in a
-    restored experiment too."""
+    """Ends the experiment's Tune loop at its next step once `STOP` is set. It holds no state, so
+    it survives Tune's pickling and works in a restored experiment too."""
 
     def on_step_begin(self, iteration: int, trials: list, **info: Any) -> None:
         if STOP.is_set():
