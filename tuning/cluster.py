@@ -27,8 +27,9 @@ NOT_SHIPPED = ("tests",)
 
 RAY_ENVIRONMENT = {
     "RAY_USAGE_STATS_ENABLED": "0",
-    # Snapshot the experiment state after every controller step, not every >= 10 s: a driver killed
-    # right after a trial finished must not lose that trial (it would be re-sampled on resume).
+    # Snapshot the experiment state after every controller step (that changed it: see snapshots.py),
+    # not every >= 10 s: a driver killed right after a trial finished must not lose that trial (it
+    # would be re-sampled on resume).
     "TUNE_GLOBAL_CHECKPOINT_S": "0",
     "RAY_AIR_NEW_OUTPUT": "0",
     "RAY_DEDUP_LOGS": "1",

@@ -8,8 +8,9 @@ stranger's folder is ever resumed.
   without a valid signature: restoring a run unpickles Ray's own state files (`tuner.pkl`,
   `searcher-state-*.pkl`), so only folders this account created may be restored.
 - Ray writes its experiment state (`experiment_state-*.json` and the searcher's files beside it)
-  in place. `back_up_ray_state` keeps the newest intact set in `.tsadbench_state/`, and
-  `repair_ray_state` puts it back when a full disk or a kill left the live set damaged.
+  in place. `back_up_ray_state` keeps the newest intact set in `.tsadbench_state/` (a folder
+  renamed into place whole, not fsynced, like Ray's own files), and `repair_ray_state` puts it
+  back when a full disk or a kill left the live set damaged.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ COMMAND_FILE = "tsadbench_command.json"
 MANIFEST_FILE = "tsadbench_run.json"
 KEY_FILE = Path("~/.config/tsadbench/run-signing.key")
 STATE_BACKUP_DIR = ".tsadbench_state"
+STAMP_FILE = "stamp.json"
 MIN_FREE_BYTES = 1 << 20
 RAY_STATE_PATTERNS = ("experiment_state-*.json", "search_gen_state-*.json", "searcher-state-*.pkl",
                       "basic-variant-state-*.json", "tuner.pkl")
@@ -176,20 +178,24 @@ def _intact(path: Path) -> bool:
 
 def back_up_ray_state(folder: Path) -> bool:
     """Copy Ray's state files to `.tsadbench_state/` if every one of them is intact; returns
-    whether a new backup was made (an unchanged or damaged set is left as it is)."""
+    whether a new backup was made (an unchanged or damaged set is left as it is).
+
+    Called after every controller step, so an unchanged set costs only a `stat` per file (sizes
+    and modification times against the backup's stamp). The copy is renamed into place whole but
+    not fsynced: it guards against a killed driver and a full disk, the faults Ray's own state
+    files (written without fsync) can suffer; after a power loss neither is durable."""
     files = _ray_state_files(folder)
-    if not files or not all(_intact(p) for p in files):
+    if not files:
         return False
     backup = folder / STATE_BACKUP_DIR
     stamp = {p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in files}
-    stamp_file = backup / "stamp.json"
-    if stamp_file.is_file() and _intact(stamp_file) and json.loads(stamp_file.read_text()) == stamp:
+    if _read_stamp(backup) == stamp or not all(_intact(p) for p in files):
         return False
     staging = Path(tempfile.mkdtemp(prefix=".tsadbench_state.", dir=folder))
     try:
         for path in files:
             shutil.copy2(path, staging / path.name)
-        atomic_write_json(staging / "stamp.json", stamp)
+        (staging / STAMP_FILE).write_text(json.dumps(stamp))
         old = folder / f"{STATE_BACKUP_DIR}.old"
         shutil.rmtree(old, ignore_errors=True)
         if backup.exists():
@@ -202,6 +208,14 @@ def back_up_ray_state(folder: Path) -> bool:
     return True
 
 
+def _read_stamp(backup: Path) -> dict[str, Any] | None:
+    """The sizes and times of the set last backed up, None where there is no intact stamp."""
+    try:
+        return json.loads((backup / STAMP_FILE).read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+
+
 def repair_ray_state(folder: Path) -> list[str]:
     """Put back the last intact set of Ray's state files when any live one is damaged (a full disk
     or a kill mid-write); returns the names restored. The set is replaced whole, so Ray never
@@ -211,7 +225,7 @@ def repair_ray_state(folder: Path) -> list[str]:
     if not damaged:
         return []
     backup = folder / STATE_BACKUP_DIR
-    saved = {p.name: p for p in backup.glob("*") if p.name != "stamp.json"} if backup.is_dir() else {}
+    saved = {p.name: p for p in backup.glob("*") if p.name != STAMP_FILE} if backup.is_dir() else {}
     if not saved:
         raise RunFolderError(f"Ray's state in {folder} is damaged ({', '.join(p.name for p in damaged)}) and no "
                              f"intact copy was kept: move {folder} aside and run that experiment again")

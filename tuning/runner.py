@@ -25,6 +25,7 @@ from .objectives import get_objective, get_protocol_mode
 from .progress import GridBoard, TrialLinePrinter, WholeLinePrinter
 from .provenance import dataset_hashes
 from .scheduler import ExperimentJob, GridCallback, run_jobs
+from .snapshots import save_only_when_changed
 from .trial import RUN_KEYS, TrialSettings
 from .validation import check_trial_values
 
@@ -315,6 +316,7 @@ def run_grid(plan: GridPlan, printer: Callable[[str], None] = print, estimate_s:
     untrained copy start as soon as its search has ended. Outcomes come in plan order. `board`
     (default: a new one) prints the grid's status line and records when each trial ran."""
     configure_ray_environment()
+    save_only_when_changed()
     printer = WholeLinePrinter(printer)
     references = {name: ray.put(data) for name, data in plan.datasets.items()}
     jobs = [_experiment_job(e, references[e.settings.dataset], printer) for e in plan.experiments]

@@ -11,7 +11,8 @@ signal handler), and the threads only wait on Ray, so the driver's cost stays sm
 A job's follow-ups (seed repeats, untrained copy) are queued the moment it ends, not after the
 grid. Ctrl-C in the main thread sets `STOP`; `StopWhenAsked`, a Tune callback of every experiment,
 then ends each Tune loop at its next step. Ray has snapshotted the experiment state after every
-step (TUNE_GLOBAL_CHECKPOINT_S=0), so an interrupted experiment resumes exactly as after a SIGKILL.
+step that changed it (TUNE_GLOBAL_CHECKPOINT_S=0 and `snapshots.save_only_when_changed`), so an
+interrupted experiment resumes exactly as after a SIGKILL.
 """
 from __future__ import annotations
 
