@@ -244,11 +244,12 @@ def _create_run_folder(folder: Path, raw: list[str]) -> None:
                         "choose a --storage you can write to") from None
 
 
-def _print_plan(plan, cluster_resources: dict[str, float], estimate: bool) -> float | None:
-    """Print the plan table (and the calibrated estimate); returns the estimated wall seconds."""
-    from tsadbench.tuning.estimate import calibrate, estimate_grid, not_measured, plan_lines
+def _print_plan(plan, cluster_resources: dict[str, float], measure) -> float | None:
+    """Print the plan table (and the estimate, when `measure` times the experiments); returns the
+    estimated wall seconds."""
+    from tsadbench.tuning.estimate import estimate_grid, plan_lines
 
-    found = estimate_grid(plan.experiments, plan.datasets, cluster_resources, calibrate if estimate else not_measured)
+    found = estimate_grid(plan.experiments, plan.datasets, cluster_resources, measure)
     print("\n".join(plan_lines(found)))
     return found.wall_s if found.calibrated else None
 
@@ -256,6 +257,7 @@ def _print_plan(plan, cluster_resources: dict[str, float], estimate: bool) -> fl
 def _dry_run(plan, args: argparse.Namespace) -> int:
     """The plan on the cluster the run would use (this machine unless --address), then exit."""
     from tsadbench.tuning.cluster import local_resources, start_ray, stop_ray
+    from tsadbench.tuning.estimate import calibrate, not_measured
     from tsadbench.tuning.runner import fit_to_cluster
 
     if args.address:
@@ -268,13 +270,14 @@ def _dry_run(plan, args: argparse.Namespace) -> int:
     print(f"grid '{plan.request.grid.name}': {len(plan.experiments)} experiment(s) -> {plan.request.grid_dir} (dry run)")
     for note in plan.notes + fit_to_cluster(plan, resources):
         print(f"note: {note}")
-    _print_plan(plan, resources, args.estimate)
+    _print_plan(plan, resources, calibrate if args.estimate else not_measured)
     return 0
 
 
 def _run(plan, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from tsadbench.results.report import write_report
     from tsadbench.tuning.cluster import start_ray, stop_ray, storage_problem
+    from tsadbench.tuning.estimate import BackgroundCalibration, not_measured
     from tsadbench.tuning.run_files import is_storage_full
     from tsadbench.tuning.runner import fit_to_cluster, run_grid
 
@@ -285,6 +288,7 @@ def _run(plan, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     if plan.missing_benchmarks:
         print(f"not found under the data root: {', '.join(plan.missing_benchmarks)} "
               "(see `python -m tsadbench.datasets prepare`)")
+    calibration = BackgroundCalibration(plan.experiments, plan.datasets) if args.estimate else None
     cluster = start_ray(args.address, dashboard=not args.no_dashboard, dashboard_host=args.dashboard_host,
                         num_cpus=args.num_cpus)
     try:
@@ -298,7 +302,7 @@ def _run(plan, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
             print(f"note: {note}")
         if cluster.dashboard_url:
             print(f"Ray dashboard: {cluster.dashboard_url}" + (f" ({cluster.token_hint})" if cluster.token_hint else ""))
-        estimate_s = _print_plan(plan, cluster.resources, args.estimate)
+        estimate_s = _print_plan(plan, cluster.resources, calibration.measure if calibration else not_measured)
         outcomes = run_grid(plan, estimate_s=estimate_s)
     except OSError as error:
         if not is_storage_full(error):

@@ -77,3 +77,25 @@ def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path):
     assert "plan on 3 CPU, 0 GPU: 2 experiment(s), 6 trial(s), at most 6 trial-epoch(s)" in out
     assert "random__synthetic" in out and "estimate: " in out and "CPU-hours" in out
     assert not (tmp_path / "d").exists()
+
+
+def test_background_calibration_times_every_experiment_in_its_own_thread(tmp_path, monkeypatch):
+    import threading
+
+    import tsadbench.tuning.estimate as estimate
+
+    plan = _plan(tmp_path, models=("mlp_autoencoder", "slmr"))
+    threads = []
+
+    def fake(experiment, data):
+        threads.append(threading.current_thread().name)
+        if experiment.settings.model == "slmr":
+            raise FloatingPointError("non-finite scores")
+        return 2.0, 1.0
+
+    monkeypatch.setattr(estimate, "calibrate", fake)
+    background = estimate.BackgroundCalibration(plan.experiments, plan.datasets)
+    found = estimate_grid(plan.experiments, plan.datasets, {"CPU": 2}, measure=background.measure)
+    assert threads == ["calibration", "calibration"]
+    assert (found.experiments[0].train_s_per_epoch, found.experiments[0].eval_s_per_epoch) == (2.0, 1.0)
+    assert found.experiments[1].calibration_error == "FloatingPointError: non-finite scores"

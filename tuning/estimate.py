@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 from typing import Any, Callable
 
 import numpy as np
@@ -125,6 +126,38 @@ def calibrate(plan: ExperimentPlan, data: PreparedData) -> tuple[float, float]:
     scored = data.train.shape[0] + data.val.shape[0] + data.test.shape[0]
     eval_scale = scored / (cut.train.shape[0] + cut.val.shape[0] + cut.test.shape[0])
     return measured["train"] * train_scale, (measured["epoch"] - measured["train"]) * eval_scale
+
+
+class BackgroundCalibration:
+    """`calibrate` every experiment in a daemon thread, started before Ray so that the calibration
+    epochs overlap Ray's start-up; `measure` (an `estimate_grid` measure) waits for the figures.
+    Timed while Ray's processes start, the epochs may read slower on a machine with few cores: the
+    estimate then errs on the long side."""
+
+    def __init__(self, experiments: list[ExperimentPlan], datasets: dict[str, PreparedData]):
+        self._results: dict[str, tuple[float, float] | Exception] = {}
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(experiments, datasets), name="calibration",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self, experiments: list[ExperimentPlan], datasets: dict[str, PreparedData]) -> None:
+        try:
+            for plan in experiments:
+                try:
+                    self._results[plan.name] = calibrate(plan, datasets[plan.settings.dataset])
+                except Exception as failure:  # estimate_grid records it beside the experiment
+                    self._results[plan.name] = failure
+        finally:
+            self._done.set()
+
+    def measure(self, plan: ExperimentPlan, data: PreparedData) -> tuple[float, float]:
+        """(training seconds, evaluation seconds) of one full-size epoch of `plan`, as `calibrate`."""
+        self._done.wait()
+        result = self._results[plan.name]
+        if isinstance(result, Exception):
+            raise result
+        return result
 
 
 def not_measured(plan: ExperimentPlan, data: PreparedData) -> tuple[float, float]:
