@@ -6,7 +6,12 @@ dropped (the last window always ends on the last point), and nothing is silently
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 
 class WindowTooLongError(ValueError):
@@ -40,6 +45,7 @@ class Windows:
 
     def __init__(self, series: np.ndarray, win_size: int, starts: np.ndarray):
         self._every_window = np.lib.stride_tricks.sliding_window_view(series, win_size, axis=0)
+        self.series = series
         self.starts = starts
         self.shape = (starts.size, win_size, series.shape[1])
 
@@ -57,6 +63,48 @@ def sliding_windows(series: np.ndarray, win_size: int, stride: int) -> tuple[Win
         raise ValueError(f"expected a [time, channels] array, got shape {series.shape}")
     starts = window_starts(series.shape[0], win_size, stride)
     return Windows(series, win_size, starts), starts
+
+
+class TensorWindows:
+    """`Windows` of a [T, C] tensor, on the tensor's device: a strided view of the series holds
+    every window ([T - W + 1, W, C], no copy), and indexing gathers a batch there as one contiguous
+    [..., W, C] tensor. The starts are those of `window_starts`, so both classes give the same
+    windows, tail window included."""
+
+    def __init__(self, series: "torch.Tensor", win_size: int, starts: np.ndarray):
+        import torch
+
+        if series.ndim != 2:
+            raise ValueError(f"expected a [time, channels] tensor, got shape {tuple(series.shape)}")
+        time_stride, channel_stride = series.stride()
+        self._every_window = series.as_strided((series.shape[0] - win_size + 1, win_size, series.shape[1]),
+                                               (time_stride, time_stride, channel_stride), series.storage_offset())
+        self.series = series
+        self.starts = starts
+        self._starts = torch.from_numpy(starts).to(series.device)
+        self.shape = (starts.size, win_size, series.shape[1])
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key) -> "torch.Tensor":
+        """Window(s) `key` (an index, a slice, or an index array or tensor) as [..., win_size, channels]."""
+        if not isinstance(key, (int, slice, np.integer)):
+            key = self._as_index(key)
+        return self._every_window[self._starts[key]]
+
+    def _as_index(self, key):
+        import torch
+
+        return key.to(self._starts.device) if isinstance(key, torch.Tensor) else torch.as_tensor(key, device=self._starts.device)
+
+
+def sliding_tensor_windows(series: "torch.Tensor", win_size: int, stride: int) -> tuple[TensorWindows, np.ndarray]:
+    """`sliding_windows` for a [T, C] tensor: the same windows, cut on the tensor's device."""
+    if series.ndim != 2:
+        raise ValueError(f"expected a [time, channels] tensor, got shape {tuple(series.shape)}")
+    starts = window_starts(series.shape[0], win_size, stride)
+    return TensorWindows(series, win_size, starts), starts
 
 
 def points_from_window_values(values: np.ndarray, starts: np.ndarray, n_points: int) -> np.ndarray:

@@ -136,3 +136,60 @@ def test_device_path_is_bit_identical_to_the_numpy_path_on_cpu(name, extra):
             assert values.dtype == np.float64
             np.testing.assert_array_equal(values, old[f"scores_{split}"][key], err_msg=f"{name} {split} {key}")
     assert np.isfinite(new["scores_test"][HEADLINE_SCORE]).all()
+
+
+def test_each_series_moves_to_the_device_once_and_no_batch_comes_from_the_host(monkeypatch):
+    from tsadbench.zoo import device_series
+
+    moved = []
+    original = device_series.to_device
+    monkeypatch.setattr(device_series, "to_device", lambda series, *a: moved.append(series) or original(series, *a))
+    host_batches = []
+
+    class Spy(MODELS["slmr"]):
+        def _to_tensor(self, windows):
+            host_batches.append(not isinstance(windows, torch.Tensor))
+            return super()._to_tensor(windows)
+
+    train, test, _ = sines_with_anomalies(n_train=420, n_test=333)
+    train, val = train[:300], train[300:]
+    for cls in (MODELS["mlp_autoencoder"], Spy):
+        moved.clear()
+        model = cls(3, smoke_config(cls.name), seed=0)
+        for _ in range(3):
+            model.train_epoch(train, max_windows=100)
+            model.validation_loss(val)
+            for series in (train, val, test):
+                model.score(series)
+        assert [id(series) for series in moved] == [id(train), id(val), id(test)]
+    assert not any(host_batches)
+
+
+def test_the_device_copy_belongs_to_one_live_array_and_follows_the_dtype():
+    from tsadbench.zoo.device_series import DeviceSeries
+
+    cache = DeviceSeries(torch.device("cpu"), torch.float32, capacity=2)
+    split = np.arange(12, dtype=np.float32).reshape(6, 2)
+    split.setflags(write=False)  # as the object store hands splits out
+    tensor = cache(split)
+    assert tensor.data_ptr() == split.ctypes.data  # on the CPU, the array's own memory
+    assert cache(split) is tensor
+    assert cache(split[:3]) is not tensor  # a view at the same address is another array
+    converted = np.arange(12, dtype=np.float64).reshape(6, 2)  # copied to float32: the entry keeps no reference
+    cache(converted)
+    assert len(cache) == 2  # at most `capacity` copies
+    del converted
+    assert len(cache) == 1  # the dead array's entry is gone, so a recycled id() finds nothing
+    other = np.ones((6, 2), dtype=np.float64)
+    np.testing.assert_array_equal(cache(other).numpy(), other)
+    cache.clear(torch.float64)
+    assert cache(other).dtype == torch.float64 and len(cache) == 1
+
+
+def test_set_dtype_drops_the_device_copies():
+    train, _, _ = sines_with_anomalies(n_train=300, n_test=10)
+    model = MODELS["mlp_autoencoder"](3, smoke_config("mlp_autoencoder"), seed=0)
+    model.score(train)
+    model.set_dtype(torch.float64)
+    assert model._series_on_device(train).dtype == torch.float64
+    assert np.isfinite(model.score(train)).all()

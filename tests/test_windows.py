@@ -70,3 +70,37 @@ def test_windows_of_a_long_series_cost_no_memory_until_indexed():
     assert windows.shape == (1_999_901, 100, 38) and len(windows) == starts.size
     assert np.shares_memory(windows._every_window, series)
     assert windows[np.array([5, 7])].shape == (2, 100, 38) and windows[3:6].shape == (3, 100, 38)
+
+
+@settings(max_examples=100, deadline=None)
+@given(n=st.integers(1, 200), win=st.integers(1, 40), stride=st.integers(1, 50), seed=st.integers(0, 10**6))
+def test_tensor_windows_are_the_numpy_windows_tail_included(n, win, stride, seed):
+    torch = pytest.importorskip("torch")
+    from tsadbench.datasets.windows import sliding_tensor_windows
+
+    win = min(win, n)
+    series = np.random.default_rng(seed).normal(size=(n, 3)).astype(np.float32)
+    windows, starts = sliding_windows(series, win, stride)
+    on_tensor, tensor_starts = sliding_tensor_windows(torch.from_numpy(series), win, stride)
+    np.testing.assert_array_equal(tensor_starts, starts)
+    assert on_tensor.shape == windows.shape and len(on_tensor) == len(windows)
+    everything = on_tensor[:]
+    assert everything.is_contiguous() and everything.shape == windows.shape
+    np.testing.assert_array_equal(everything.numpy(), windows[:])
+    np.testing.assert_array_equal(on_tensor[-1].numpy(), series[n - win:])  # the tail window
+    picked = np.random.default_rng(seed).permutation(starts.size)[:5]
+    np.testing.assert_array_equal(on_tensor[torch.from_numpy(picked)].numpy(), windows[picked])
+    np.testing.assert_array_equal(on_tensor[picked].numpy(), windows[picked])
+    np.testing.assert_array_equal(on_tensor[1:4].numpy(), windows[1:4])
+
+
+def test_tensor_windows_view_the_series_until_indexed():
+    torch = pytest.importorskip("torch")
+    from tsadbench.datasets.windows import sliding_tensor_windows
+
+    series = torch.zeros((200_000, 38))
+    windows, _ = sliding_tensor_windows(series, 100, 1)
+    assert windows._every_window.data_ptr() == series.data_ptr() and windows.shape == (199_901, 100, 38)
+    column_view = torch.arange(60.0).reshape(20, 3)[:, 1:]  # a non-contiguous series is windowed as it is
+    np.testing.assert_array_equal(sliding_tensor_windows(column_view, 4, 4)[0][:].numpy(),
+                                  sliding_windows(column_view.numpy(), 4, 4)[0][:])

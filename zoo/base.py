@@ -8,6 +8,7 @@ placement, checkpoint state and the mapping of window scores back to points (thr
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import math
@@ -18,12 +19,16 @@ from typing import Any, ClassVar, Mapping
 import numpy as np
 import torch
 
-from ..datasets.windows import Windows, points_from_window_values, sliding_windows
+from ..datasets.windows import (TensorWindows, Windows, points_from_window_values, sliding_tensor_windows,
+                                sliding_windows)
+from .device_series import DeviceSeries
 from .official import OfficialKeyMap, load_official
 
 
 #: The key of the headline score in `AnomalyDetector.score_set`.
 HEADLINE_SCORE = "score"
+#: Numeric precisions of the forward passes: fp32, or bf16 autocast (`TorchWindowDetector.set_precision`).
+PRECISIONS = ("fp32", "bf16")
 
 
 class ModelConfigError(ValueError):
@@ -116,6 +121,8 @@ class AnomalyDetector(ABC):
     recipe: ClassVar[TrainingRecipe | None] = None
     #: Names of the extra per-point scores the model reports beside its headline (`score_set`).
     extra_scores: ClassVar[tuple[str, ...]] = ()
+    #: The `PRECISIONS` the detector can run in (`set_precision`); fp32 alone unless it says more.
+    precisions: ClassVar[tuple[str, ...]] = ("fp32",)
 
     def __init__(self, n_channels: int, config: DetectorConfig, *, seed: int = 0, device: str = "cpu"):
         if n_channels < 1:
@@ -124,6 +131,7 @@ class AnomalyDetector(ABC):
         self.config = config
         self.seed = seed
         self.device = torch.device(device)
+        self.precision = "fp32"
         self.epochs_trained = 0
 
     def train_epoch(self, train: np.ndarray, *, max_windows: int | None = None) -> dict[str, float]:
@@ -158,6 +166,13 @@ class AnomalyDetector(ABC):
         if not np.all(np.isfinite(scores)):
             raise FloatingPointError(f"{self.name} produced non-finite anomaly {what}")
         return scores
+
+    def set_precision(self, precision: str) -> None:
+        """Run forward passes in `precision` (one of `precisions`); fp32 is what every detector runs."""
+        if precision not in self.precisions:
+            raise ModelConfigError(f"{self.name} runs in {', '.join(self.precisions)} only, not {precision!r}: "
+                                   "use --precision fp32 for it")
+        self.precision = precision
 
     @property
     def min_points(self) -> int:
@@ -228,9 +243,18 @@ class TorchWindowConfig(DetectorConfig):
 
 class TorchWindowDetector(AnomalyDetector):
     """Base of windowed PyTorch detectors: a model writes `_build_network`, `_training_step`,
-    `_window_losses` (per-window training objective) and `_window_point_scores`."""
+    `_window_losses` (per-window training objective) and `_window_point_scores`.
+
+    Data path: each series is moved to the device once (`_series_on_device`, kept across epochs
+    while the same array is passed) and cut into windows there (`datasets.windows.TensorWindows`,
+    a strided view); training batches are gathered on the device by index, validation and scoring
+    batches are consecutive windows. No batch is copied from the host. With `set_precision("bf16")`
+    the forward passes of training, validation and scoring run under `torch.autocast` in bfloat16
+    (`_autocast`; a model that writes its own loop wraps it the same way); scores come back float64.
+    """
 
     Config: ClassVar[type[DetectorConfig]] = TorchWindowConfig
+    precisions: ClassVar[tuple[str, ...]] = PRECISIONS
     #: The release's state-dict names, for models that follow an official implementation.
     official_keys: ClassVar[OfficialKeyMap | None] = None
 
@@ -239,6 +263,7 @@ class TorchWindowDetector(AnomalyDetector):
         torch.manual_seed(seed)
         self.rng = np.random.default_rng(seed)
         self.dtype = torch.float32
+        self._series_on_device = DeviceSeries(self.device, self.dtype)
         self.network = self._build_network().to(self.device)
         self.optimizer = self._build_optimizer()
 
@@ -246,6 +271,13 @@ class TorchWindowDetector(AnomalyDetector):
         """Run the network and every batch in `dtype` (float64 for equivalence checks)."""
         self.dtype = dtype
         self.network.to(dtype)
+        self._series_on_device.clear(dtype)
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        """The context of every forward pass: bf16 autocast under `set_precision("bf16")`, else none."""
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
 
     def load_official_state_dict(self, source: Any) -> None:
         """Load a checkpoint saved by the official code (a state dict, or the path of one saved with
@@ -277,20 +309,44 @@ class TorchWindowDetector(AnomalyDetector):
         """Model hook: learning-rate schedules and the like, after every epoch."""
 
     def _training_windows(self, train: np.ndarray) -> Windows:
-        """Model hook: the windows an epoch samples from (a forecaster adds its target point)."""
+        """Model hook: the windows an epoch samples from (a forecaster adds its target point). They
+        are cut again from the series' device copy (`_on_device`), at the same starts."""
         return sliding_windows(train, self.config.win_size, self.config.train_stride)[0]
 
+    def _device_windows(self, series: np.ndarray, win_size: int, stride: int) -> tuple[TensorWindows, np.ndarray]:
+        """`sliding_windows` of the series' device copy: the same windows, cut on the device."""
+        return sliding_tensor_windows(self._series_on_device(series), win_size, stride)
+
+    def _on_device(self, windows: Windows | TensorWindows) -> Windows | TensorWindows:
+        """Numpy `Windows` -> the same windows of their series' device copy; others as they are."""
+        if isinstance(windows, Windows):
+            return TensorWindows(self._series_on_device(windows.series), windows.shape[1], windows.starts)
+        return windows
+
+    def _training_batches(self, windows: Windows | TensorWindows, order: np.ndarray):
+        """Batches of `batch_size` windows in `order`, each batch in window order. On the device the
+        order moves there once per epoch and each batch is gathered there."""
+        size = self.config.batch_size
+        if isinstance(windows, TensorWindows):
+            order_on_device = torch.from_numpy(order).to(self.device)
+            for first in range(0, order.size, size):
+                yield windows[torch.sort(order_on_device[first:first + size]).values]
+        else:
+            for first in range(0, order.size, size):
+                yield self._to_tensor(windows[np.sort(order[first:first + size])])
+
     def _train_epoch(self, train: np.ndarray, max_windows: int | None) -> dict[str, float]:
-        windows = self._training_windows(train)
+        windows = self._on_device(self._training_windows(train))
         order = self.rng.permutation(windows.shape[0])
         if max_windows is not None:
             order = order[:max_windows]
         self.network.train()
         totals: dict[str, float] = {}
         n_batches = 0
-        for first in range(0, order.size, self.config.batch_size):
-            batch = self._to_tensor(windows[np.sort(order[first:first + self.config.batch_size])])
-            for key, value in self._training_step(batch).items():
+        for batch in self._training_batches(windows, order):
+            with self._autocast():
+                stats = self._training_step(batch)
+            for key, value in stats.items():
                 if not np.isfinite(value):
                     raise FloatingPointError(f"{self.name}: {key} became {value} during training")
                 totals[key] = totals.get(key, 0.0) + value
@@ -301,9 +357,10 @@ class TorchWindowDetector(AnomalyDetector):
     @torch.no_grad()
     def _validation_loss(self, series: np.ndarray) -> float:
         self.network.eval()
-        windows, _ = sliding_windows(series, self.config.win_size, self.config.win_size)
-        losses = [self._window_losses(self._to_tensor(batch)) for batch in self._batches(windows)]
-        return float(torch.cat(losses).mean())
+        windows, _ = self._device_windows(series, self.config.win_size, self.config.win_size)
+        with self._autocast():
+            losses = [self._window_losses(self._to_tensor(batch)) for batch in self._batches(windows)]
+        return float(widen_half(torch.cat(losses)).mean())
 
     def _window_score_set(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
         """Model hook for models with `extra_scores`: each score of every point of every window
@@ -323,23 +380,34 @@ class TorchWindowDetector(AnomalyDetector):
         """Per-point scores from `window_scores(batch) -> {name: [B, W]}` over the scoring windows."""
         self.network.eval()
         stride = self.config.score_stride or self.config.win_size
-        windows, starts = sliding_windows(series, self.config.win_size, stride)
-        parts = [window_scores(self._to_tensor(batch)) for batch in self._batches(windows)]
-        return {name: points_from_window_values(torch.cat([part[name].cpu() for part in parts]).numpy(), starts,
+        windows, starts = self._device_windows(series, self.config.win_size, stride)
+        with self._autocast():
+            parts = [window_scores(self._to_tensor(batch)) for batch in self._batches(windows)]
+        return {name: points_from_window_values(host_array(torch.cat([part[name] for part in parts])), starts,
                                                 series.shape[0])
                 for name in parts[0]}
 
-    def _batches(self, windows: np.ndarray):
+    def _batches(self, windows: Windows | TensorWindows):
+        """Consecutive windows, `batch_size` at a time (validation and scoring)."""
         for first in range(0, windows.shape[0], self.config.batch_size):
             yield windows[first:first + self.config.batch_size]
 
-    def _to_tensor(self, windows: np.ndarray) -> torch.Tensor:
+    def _to_tensor(self, windows: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Windows (or any values) as a tensor on the device in the detector's dtype; a tensor
+        already there is returned as it is."""
+        if isinstance(windows, torch.Tensor):
+            return windows.to(device=self.device, dtype=self.dtype)
         return torch.as_tensor(np.ascontiguousarray(windows), dtype=self.dtype, device=self.device)
+
+    def _backward(self, loss: torch.Tensor) -> None:
+        """`loss.backward()` outside autocast (backward ops follow their forward ops' dtypes)."""
+        with torch.autocast(self.device.type, enabled=False):
+            loss.backward()
 
     def _optimise(self, loss: torch.Tensor) -> None:
         """One plain optimisation step on `loss`."""
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        self._backward(loss)
         self.optimizer.step()
 
     def state_dict(self) -> dict[str, Any]:
@@ -358,3 +426,13 @@ class TorchWindowDetector(AnomalyDetector):
         self.optimizer.load_state_dict(state["optimizer"])
         self.rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
+
+
+def widen_half(values: torch.Tensor) -> torch.Tensor:
+    """Half-precision values (from autocast) as float32; other dtypes as they are."""
+    return values.float() if values.dtype in (torch.bfloat16, torch.float16) else values
+
+
+def host_array(values: torch.Tensor) -> np.ndarray:
+    """Device values as a numpy array (one copy to the host), half precision widened to float32."""
+    return widen_half(values).cpu().numpy()

@@ -71,7 +71,7 @@ from torch import nn
 
 from ..datasets.windows import Windows, points_from_window_ends, sliding_windows
 from .at_family import check_choice
-from .base import ModelConfigError, TorchWindowConfig, TorchWindowDetector
+from .base import ModelConfigError, TorchWindowConfig, TorchWindowDetector, widen_half
 from .official import OfficialKeyMap
 from .registry import register
 
@@ -334,9 +334,10 @@ class SLMR(TorchWindowDetector):
     @torch.no_grad()
     def _validation_loss(self, series: np.ndarray) -> float:
         self.network.eval()
-        windows, _ = self._windows(series, 1)
-        losses = [self._window_losses(self._to_tensor(batch)) for batch in self._batches(windows)]
-        return float(torch.cat(losses).mean())
+        windows = self._on_device(self._windows(series, 1)[0])
+        with self._autocast():
+            losses = [self._window_losses(batch) for batch in self._batches(windows)]
+        return float(widen_half(torch.cat(losses)).mean())
 
     @torch.no_grad()
     def _score(self, series: np.ndarray) -> np.ndarray:
@@ -346,12 +347,13 @@ class SLMR(TorchWindowDetector):
         self.network.eval()
         _, starts = self._windows(series, 1)
         win = self.config.win_size
-        windows, _ = sliding_windows(series, win, 1)
+        windows, _ = self._device_windows(series, win, 1)
         forecasts, last_steps = [], []
-        for batch in self._batches(windows):
-            forecast, reconstruction = self.network(self._to_tensor(batch))
-            forecasts.append(forecast)
-            last_steps.append(reconstruction[:, -1])
-        observed = self._to_tensor(series[win:, self.targets])
-        errors = self._point_errors(torch.cat(forecasts)[:-1], torch.cat(last_steps)[1:], observed).cpu().numpy()
-        return points_from_window_ends(errors, starts, win + 1, series.shape[0])
+        with self._autocast():
+            for batch in self._batches(windows):
+                forecast, reconstruction = self.network(batch)
+                forecasts.append(forecast)
+                last_steps.append(reconstruction[:, -1])
+        observed = self._series_on_device(series)[win:, self.targets]
+        errors = self._point_errors(widen_half(torch.cat(forecasts)[:-1]), widen_half(torch.cat(last_steps)[1:]), observed)
+        return points_from_window_ends(errors.cpu().numpy(), starts, win + 1, series.shape[0])

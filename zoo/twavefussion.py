@@ -246,7 +246,7 @@ class TWavefussion(TorchWindowDetector):
 
     def _clipped_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, module: nn.Module) -> None:
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        self._backward(loss)
         torch.nn.utils.clip_grad_norm_(module.parameters(), self.config.grad_clip)
         optimizer.step()
 
