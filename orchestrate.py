@@ -36,7 +36,7 @@ from tsadbench.tuning.objectives import OBJECTIVES, PROTOCOL_MODES, UnknownObjec
 from tsadbench.tuning.run_files import COMMAND_FILE, RunFolderError, read_run_command, write_run_files  # noqa: E402
 from tsadbench.tuning.validation import FlagError, check_numeric_flags, confined_run_folder  # noqa: E402
 from tsadbench.zoo import UnknownModelError  # noqa: E402
-from tsadbench.zoo.base import ModelConfigError  # noqa: E402
+from tsadbench.zoo.base import PRECISIONS, ModelConfigError  # noqa: E402
 
 USER_ERRORS = (UnknownModelError, UnknownDatasetError, UnknownGridError, UnknownObjectiveError, SearchSpaceError,
                DatasetFormatError, WindowTooLongError, ModelConfigError, FileNotFoundError, ValueError)
@@ -151,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--vus-window", type=_vus_window, default=100, metavar="{N,period}",
                         help="VUS buffer: N points (default 100, TSB-AD's get_metrics) or 'period', the series' "
                              "period as TSB-AD's leaderboard uses it (leaderboard-comparable VUS)")
+    parser.add_argument("--precision", default="fp32", choices=PRECISIONS,
+                        help="forward passes in fp32 (default) or bf16 autocast, for the PyTorch models; "
+                             "others run as always (recorded in each experiment's provenance)")
     parser.add_argument("--time-budget", type=float, help="seconds per experiment before Tune stops it")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the plan (experiments, trials, epochs, slots, estimated wall time and CPU/GPU-hours) "
@@ -224,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
             nan_policy=args.nan_policy, entity_policy=args.entity_policy, time_budget_s=args.time_budget,
             untrained_copies=args.untrained_copies, plugins=tuple(args.plugins),
             search_space_dirs=tuple(args.search_space_dirs), vus_window=args.vus_window,
+            precision=args.precision,
         )
         plan = plan_grid(request)
         if not args.resume and not args.dry_run:

@@ -37,6 +37,11 @@ def record_columns(meta: dict[str, Any]) -> dict[str, Any]:
             "code_dirty": git.get("dirty"), "data_sha256": data_hashes(meta)}
 
 
+def precision_used(provenance: dict[str, Any]) -> str:
+    """The precision the experiment's forward passes ran in (records before --precision: fp32)."""
+    return str((provenance.get("precision") or {}).get("used", "fp32"))
+
+
 def trial_times(trial: TrialRecord, gpu_share: float) -> dict[str, float]:
     """Seconds a trial spent over its epochs: wall, CPU of its process, and GPU (wall times the GPU
     share it held, for epochs that ran on a GPU)."""
@@ -64,6 +69,7 @@ def provenance_frame(selections: list[Selection]) -> pd.DataFrame:
                 "machine": (f"{machine.get('cpu_model', '?')} x{machine.get('cpu_count', '?')}; "
                             f"GPUs: {machine.get('gpu_count', 0)} {' / '.join(machine.get('gpu_models', []))}".strip()
                             if machine else "not recorded"),
+                "precision": precision_used(provenance),
                 "data_sha256": data_hashes(meta), "started_at": meta.get("started_at"),
                 "finished_at": meta.get("finished_at"), "trials": len(trials),
                 "trial_wall_seconds": sum(t["wall"] for t in times), "trial_cpu_seconds": sum(t["cpu"] for t in times),

@@ -1,6 +1,7 @@
 """Every experiment's metadata records the package versions, the git commit with a dirty flag, the
 machine, the sha256 of each dataset file used and a configuration hash (records.csv and provenance.csv
 carry them: tests/test_results_entities.py)."""
+import dataclasses
 import hashlib
 import json
 import subprocess
@@ -87,3 +88,20 @@ def test_the_dirty_flag_follows_the_working_tree(tmp_path, monkeypatch):
     assert provenance.git_state() == {"commit": clean["commit"], "dirty": True, "changed_files": 1}
     monkeypatch.setattr(provenance, "REPOSITORY", tmp_path / "elsewhere")
     assert provenance.git_state() == {"commit": None, "dirty": None, "changed_files": 0}
+
+
+def test_the_precision_is_recorded_as_asked_for_and_as_used(store, tmp_path):
+    from tsadbench.results.provenance import precision_used
+
+    grid = GridSpec("t", "", models=("random", "mlp_autoencoder"), datasets=("TOY",), num_samples=1, max_concurrent=1)
+    request = GridRequest(grid=grid, storage=tmp_path / "runs", run_name="r", data_root=store,
+                          fixed={"win_size": 8}, precision="bf16")
+    metadata = {e.settings.model: _metadata(e) for e in plan_grid(request).experiments}
+    assert metadata["mlp_autoencoder"]["provenance"]["precision"] == {"requested": "bf16", "used": "bf16"}
+    ignored = metadata["random"]["provenance"]["precision"]
+    assert ignored["used"] == "fp32" and "random runs in fp32 only: --precision ignored" in ignored["note"]
+    assert [precision_used(m["provenance"]) for m in metadata.values()] == ["fp32", "bf16"]
+    assert precision_used({}) == "fp32"  # records written before --precision existed
+    fp32 = _metadata(plan_grid(dataclasses.replace(request, precision="fp32")).experiments[1])
+    assert fp32["settings"]["precision"] == "fp32"
+    assert fp32["provenance"]["config_hash"] != metadata["mlp_autoencoder"]["provenance"]["config_hash"]

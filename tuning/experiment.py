@@ -32,7 +32,7 @@ from .provenance import experiment_provenance
 from .run_files import (StorageFullError, atomic_write_json, back_up_ray_state, is_storage_full, nearly_full,
                         repair_ray_state)
 from .trainable import tsad_trainable
-from .trial import TrialSettings
+from .trial import TrialSettings, precision_record
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -101,7 +101,7 @@ def experiment_name(model: str, dataset: str) -> str:
 
 def _metadata(plan: ExperimentPlan, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """What the experiment runs (`extra` overrides), with its provenance (versions, git state,
-    machine, config hash)."""
+    machine, config hash, and the numeric precision asked for and used)."""
     metadata = {
         "model": plan.settings.model,
         "model_display_name": get_model(plan.settings.model).display_name,
@@ -124,7 +124,8 @@ def _metadata(plan: ExperimentPlan, extra: dict[str, Any] | None = None) -> dict
         "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         **(extra or {}),
     }
-    provenance = experiment_provenance(metadata)
+    provenance = {**experiment_provenance(metadata),
+                  "precision": precision_record(get_model(plan.settings.model), plan.settings.precision)}
     commit = provenance["git"]["commit"]
     metadata["code_version"] = (commit[:7] + ("+dirty" if provenance["git"]["dirty"] else "")) if commit else "unknown"
     return {**metadata, "provenance": provenance}

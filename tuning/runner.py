@@ -64,6 +64,7 @@ class GridRequest:
     plugins: tuple[str, ...] = ()
     search_space_dirs: tuple[Path, ...] = ()
     vus_window: int | str = 100
+    precision: str = "fp32"
 
     @property
     def grid_dir(self) -> Path:
@@ -250,7 +251,7 @@ def plan_grid(request: GridRequest) -> GridPlan:
                                      cpus=resources["cpu"], protocols=protocols,
                                      score_postprocessing=evaluation.pop("score_postprocessing", "none"),
                                      protocol_options=evaluation, protocol_mode=mode.name,
-                                     vus_window=request.vus_window)
+                                     vus_window=request.vus_window, precision=request.precision)
             dataset_space = _apply_fixed(space, space.paper_point(name), allowed) if grid.paper_settings else space
             _check_fixed_values(model, name, dataset_space)
             experiments.append(ExperimentPlan(

@@ -15,7 +15,7 @@ import numpy as np
 from ..datasets.preprocessing import PreparedData
 from ..evaluation import evaluate, postprocess_scores, threshold_free_metrics
 from ..zoo import get_model
-from ..zoo.base import HEADLINE_SCORE, AnomalyDetector, ModelConfigError
+from ..zoo.base import HEADLINE_SCORE, PRECISIONS, AnomalyDetector, ModelConfigError
 from .early_stopping import EarlyStopping, monitored_split
 from .validation import check_run_values
 
@@ -32,7 +32,8 @@ class TrialSettings:
     epsilon_reg_level) and `score_postprocessing` are the repository's evaluation settings for
     this dataset, from the model's search-space file. `protocol_mode` decides which split early
     stopping monitors (`early_stopping.monitored_split`). `vus_window` is the VUS buffer: points,
-    or "period" (TSB-AD's leaderboard: the test series' period)."""
+    or "period" (TSB-AD's leaderboard: the test series' period). `precision` is the forward passes'
+    precision (`PRECISIONS`), for models that offer it (`precision_used`)."""
 
     model: str
     dataset: str
@@ -45,6 +46,27 @@ class TrialSettings:
     score_postprocessing: str = "none"
     protocol_mode: str = "clean"
     vus_window: int | str = 100
+    precision: str = "fp32"
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+
+
+def precision_used(model_cls: type[AnomalyDetector], requested: str) -> str:
+    """The precision a model runs in when `requested` is asked for: that one where the model offers
+    it (`precisions`), else fp32. Detectors without PyTorch forward passes (random, one-liner) run
+    as they always do; the experiment records both (`precision_record`)."""
+    return requested if requested in model_cls.precisions else "fp32"
+
+
+def precision_record(model_cls: type[AnomalyDetector], requested: str) -> dict[str, str]:
+    """What an experiment's metadata says of its precision: asked for, used, and why they differ."""
+    used = precision_used(model_cls, requested)
+    record = {"requested": requested, "used": used}
+    if used != requested:
+        record["note"] = f"{model_cls.name} runs in {', '.join(model_cls.precisions)} only: --precision ignored"
+    return record
 
 
 def split_config(config: dict[str, Any], model_cls: type[AnomalyDetector]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -138,6 +160,7 @@ def run_trial(config: dict[str, Any], data: PreparedData, settings: TrialSetting
         epochs = 0
     run = {"epochs_planned": epochs, "seed": seed, "anomaly_ratio": float(run_values.get("anomaly_ratio", 1.0))}
     model = model_cls(data.n_channels, model_config, seed=seed, device=device)
+    model.set_precision(precision_used(model_cls, settings.precision))
     if epochs == 0:
         _report_epoch(model, data, settings, report, {"epoch": 0, "reported_epoch": 0, **run}, {},
                       time.perf_counter(), cpu_started=time.process_time())

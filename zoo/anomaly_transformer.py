@@ -114,6 +114,11 @@ class AnomalyTransformer(ATFamilyDetector):
       "Vali Loss"; its early stopping also watches loss2 = rec + k prior (an "either fails" rule
       that a single scalar cannot express: numerically loss2 = 2 rec - loss1 in eval mode);
     * learning rate lr0 * 0.5 ** (e - 1) after epoch e (epochs 1 and 2 at lr0), as `adjust_learning_rate`.
+    Precision choice (`--precision bf16`, not in the release, which runs fp32): under bf16 autocast
+    the attention softmax, the Gaussian prior (from its sigma on) and the association KL are
+    computed in float32 (`at_family`): in bfloat16, sigma = 3 ** (sigmoid(5 s) + 1e-5) - 1 rounds to
+    0 for strongly negative s and the prior becomes 0 / 0 (loss1 turned NaN in the tiny GPU check),
+    and p + 1e-4 inside the KL's logarithms cannot be told apart from p near 1.
     """
 
     name = "anomaly_transformer"

@@ -12,6 +12,9 @@ What lives here:
 * the score `softmax_t(-temperature * sum_layers [KL_t(a||b) + KL_t(b||a)])`, computed over the
   positions of each window (as every AT repository does), temperature 50 by default;
 * AT's circular-conv token embedding with sinusoidal positions, and its anomaly attention;
+* precision under bf16 autocast (`--precision bf16`): attention softmaxes, the Gaussian prior and
+  the association KL (hence the discrepancy, its stop-gradient terms and the score's softmax) run in
+  float32; the projections, convolutions and feed-forward layers run in bfloat16;
 * `ATFamilyDetector`: the common solver (one optimiser step per batch on the model's objective,
   the learning rate halved after every epoch, the two parameter counts) with its `TrainingRecipe`
   (`base.py`), the parts of each repository's recipe that belong to the orchestrator (patience, epochs).
@@ -27,14 +30,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from .base import HEADLINE_SCORE, ModelConfigError, TorchWindowConfig, TorchWindowDetector, TrainingRecipe
+from .base import HEADLINE_SCORE, ModelConfigError, TorchWindowConfig, TorchWindowDetector, TrainingRecipe, widen_half
 
 KL_EPSILON = 1e-4  # added inside both logarithms (AT solver.py `my_kl_loss`)
 DEFAULT_TEMPERATURE = 50.0  # hard-coded at test time in all three repositories
 
 
 def row_kl(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-    """KL(p||q) of every row of [B, H, L, L] association maps, averaged over heads: [B, L]."""
+    """KL(p||q) of every row of [B, H, L, L] association maps, averaged over heads: [B, L]; in at
+    least float32 under bf16 autocast (bf16 cannot hold 1 - 1e-4 apart from 1)."""
+    p, q = widen_half(p), widen_half(q)
     return (p * (torch.log(p + KL_EPSILON) - torch.log(q + KL_EPSILON))).sum(dim=-1).mean(dim=1)
 
 
@@ -150,13 +155,13 @@ class AnomalyAttention(nn.Module):
         queries = self.query_projection(x).view(batch, length, self.n_heads, -1)
         keys = self.key_projection(x).view(batch, length, self.n_heads, -1)
         scores = torch.einsum("blhe,bshe->bhls", queries, keys) / math.sqrt(queries.shape[-1])
-        series = self.dropout(torch.softmax(scores, dim=-1))
+        series = self.dropout(torch.softmax(widen_half(scores), dim=-1))
         return series, normalise_rows(self.gaussian_prior(x)[1])
 
     def gaussian_prior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(sigma [B, H, L, 1], the prior before row normalisation [B, H, L, L]), as the release
         returns them from its forward."""
-        sigma = torch.sigmoid(5 * self.sigma_projection(x).transpose(1, 2)) + 1e-5
+        sigma = torch.sigmoid(5 * widen_half(self.sigma_projection(x)).transpose(1, 2)) + 1e-5
         sigma = (torch.pow(3, sigma) - 1).unsqueeze(-1)
         return sigma, torch.exp(-self.distances ** 2 / 2 / sigma ** 2) / (math.sqrt(2 * math.pi) * sigma)
 

@@ -47,6 +47,9 @@ What is ours (decisions the release leaves open or gets wrong):
   `learnable_weight` uses the same θ.
 * The z-score denominator is std + 1e-6 (release 1e-10, which float32 round-off can blow up).
 * Validation loss = mean(TD) + rd_weight·mean(RD) per window (the release's validation formula).
+* Precision (`--precision bf16`; the release runs fp32): under bf16 autocast the spectral parts
+  (complex numbers have no bfloat16 form: real and imaginary parts are widened before
+  `torch.complex`) and the prototype softmax run in float32.
 
 Repository threshold protocol (applied by the evaluation package, never here): `optimal` (default)
 = score-level point adjustment (segment maximum) then best F1 over all thresholds on test labels;
@@ -61,7 +64,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import ModelConfigError, TorchWindowConfig, TorchWindowDetector
+from .base import ModelConfigError, TorchWindowConfig, TorchWindowDetector, widen_half
 from .dual_stf_blocks import (
     DualSTBlock,
     FrequencyDualST,
@@ -176,7 +179,7 @@ class DualSTFNetwork(nn.Module):
     def temporal(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Branch 1: (reconstruction [B, L, C], semantic tokens [B, M, d])."""
         spectrum = torch.fft.rfft(x, dim=1)
-        lifted = torch.complex(self.embed_real(spectrum.real), self.embed_imag(spectrum.imag))
+        lifted = torch.complex(widen_half(self.embed_real(spectrum.real)), widen_half(self.embed_imag(spectrum.imag)))
         h = self.dropout(self.embed_norm(torch.fft.irfft(lifted, n=x.shape[1], dim=1)))
         h, semantics = self.inner_tf(h)
         return self.decoder(self.patch_attention(h, semantics)), semantics
@@ -197,7 +200,7 @@ class DualSTFNetwork(nn.Module):
     def relational_deviation(self, queries: torch.Tensor, global_semantics: torch.Tensor) -> torch.Tensor:
         """RD_t = Σ_n π_{t,n} ‖q̃_t - P_n‖², π_t = softmax_n((q̃_t + ḡ)·P_n / τ)  -> [B, L]."""
         context = global_semantics.mean(1, keepdim=True)
-        weights = torch.softmax((queries + context) @ self.prototypes.T / self.temperature, dim=-1)
+        weights = torch.softmax(widen_half((queries + context) @ self.prototypes.T) / self.temperature, dim=-1)
         distances = (queries.unsqueeze(2) - self.prototypes).square().sum(-1)
         return (weights * distances).sum(-1)
 

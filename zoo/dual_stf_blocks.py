@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .base import widen_half
+
 LAYER_SCALE_INIT = 1e-6  # every residual branch starts almost closed (release: layer_scale_init_value)
 
 
@@ -143,7 +145,7 @@ class FrequencyDualST(nn.Module):
         start = self.semantics.expand(h.shape[0], -1, -1)
         real, semantics_real = self.block(spectrum.real.contiguous(), start)
         imag, semantics_imag = self.block(spectrum.imag.contiguous(), start)
-        spectrum = torch.complex(real, imag)
+        spectrum = torch.complex(widen_half(real), widen_half(imag))
         if not self.tokens_are_bins:
             spectrum = spectrum.transpose(1, 2)
         return torch.fft.irfft(spectrum, n=self.win_size, dim=1), (semantics_real + semantics_imag) / 2

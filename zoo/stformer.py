@@ -17,7 +17,7 @@ from torch import nn
 from .at_family import (ATFamilyConfig, ATFamilyDetector, AnomalyAttention, TokenEmbedding, TrainingRecipe,
                         association_scores, check_choice, check_heads, sinusoidal_positions,
                         stop_gradient_discrepancies)
-from .base import HEADLINE_SCORE, ModelConfigError
+from .base import HEADLINE_SCORE, ModelConfigError, widen_half
 from .official import OfficialKeyMap
 from .registry import register
 
@@ -107,7 +107,7 @@ class _SpatioTemporalAttention(nn.Module):
         scores = torch.einsum("blhe,bshe->bhls", queries, keys)
         gated = self.gated_map(tokens)
         scores = scores @ gated if self.combination == "matmul" else scores * gated
-        attention = self.dropout(torch.softmax(scores / math.sqrt(queries.shape[-1]), dim=-1))
+        attention = self.dropout(torch.softmax(widen_half(scores) / math.sqrt(queries.shape[-1]), dim=-1))
         output = torch.einsum("bhls,bshe->blhe", attention, values).reshape(batch, n_tokens, -1)
         return self.out_projection(output)
 
@@ -224,6 +224,8 @@ class STformer(ATFamilyDetector):
       the repository stops when either vali loss1 or loss2 fails to improve (patience 3);
     * the threshold sweep over ratios in [0, 3] % (the repository's oracle protocol) and the SMD
       stride-100 windows are the orchestrator's (`recipe`).
+    Precision choice (`--precision bf16`; the release runs fp32): the attention softmaxes, the prior
+    and the association KL stay float32 under bf16 autocast, as for Anomaly Transformer (`at_family`).
     """
 
     name = "stformer"

@@ -17,7 +17,7 @@ from torch import nn
 
 from .at_family import (ATFamilyConfig, ATFamilyDetector, TokenEmbedding, TrainingRecipe, association_scores,
                         check_choice, check_heads, normalise_rows, stop_gradient_discrepancies)
-from .base import HEADLINE_SCORE, ModelConfigError
+from .base import HEADLINE_SCORE, ModelConfigError, widen_half
 from .official import OfficialKeyMap
 from .registry import register
 from .selective_scan import MAMBA_BACKENDS, build_mamba, resolve_mamba_backend
@@ -158,8 +158,8 @@ def nt_xent(anchor: torch.Tensor, positive: torch.Tensor, temperature: float) ->
     batch = anchor.shape[0]
     if batch < 2:
         return anchor.new_zeros(batch)
-    a = anchor.reshape(batch, -1)
-    p = positive.reshape(batch, -1).detach()
+    a = widen_half(anchor.reshape(batch, -1))
+    p = widen_half(positive.reshape(batch, -1).detach())
     similarity = torch.exp((a @ p.T) / (a.norm(dim=1)[:, None] * p.norm(dim=1)[None, :]) / temperature)
     positive_similarity = similarity.diagonal()
     return -torch.log(positive_similarity / (similarity.sum(dim=1) - positive_similarity))
@@ -181,7 +181,7 @@ class _PatchAttention(nn.Module):
         queries = self.query_projection(tokens).view(rows, n_tokens, self.n_heads, -1)
         keys = self.key_projection(tokens).view(rows, n_tokens, self.n_heads, -1)
         scores = torch.einsum("blhe,bshe->bhls", queries, keys) / queries.shape[-1] ** 0.5
-        return self.dropout(torch.softmax(scores, dim=-1))
+        return self.dropout(torch.softmax(widen_half(scores), dim=-1))
 
 
 class _UnusedReleaseParameters(nn.Module):
@@ -271,7 +271,7 @@ class _TransMambaNetwork(nn.Module):
             high = [normalise_rows(m) for m in high]
         spectrum, hidden = self._encode(x)
         real, imag = self.real_head(hidden), self.imag_head(hidden)
-        reconstruction = torch.fft.irfft(torch.complex(real, imag), n=x.shape[1], dim=1)
+        reconstruction = torch.fft.irfft(torch.complex(widen_half(real), widen_half(imag)), n=x.shape[1], dim=1)
         if self.config.revin:
             reconstruction = reconstruction * std + mean
         contrastive_terms = None
@@ -331,6 +331,10 @@ class TransMamba(ATFamilyDetector):
     * `dropout` sets the patch-attention dropout; the patch embeddings' dropout stays 0.1 whatever
       `dropout` is, because the code passes `dropout` into DataEmbedding's `embed_type` slot;
     * the early-stopping delta 0.001 and patience 5 are recorded in `recipe` (orchestrator's).
+    Precision choice (`--precision bf16`; the release runs fp32): under bf16 autocast the patch
+    attention softmax, the association KL, the NT-Xent similarities and the spectrum (complex
+    numbers have no bfloat16 form: the heads' real and imaginary parts are widened before the
+    inverse FFT) run in float32.
     """
 
     name = "transmamba"
