@@ -9,19 +9,23 @@ For every registered model at its repository configuration (its Config defaults)
 series of `--channels` channels (38, as SMD):
 
 1. the Ray-free trial loop (`tuning.trial.run_trial`, one epoch of `--train-windows` windows,
-   scoring every split and evaluating every protocol) on the device: epoch and training seconds;
-2. train windows/s and scored points/s, fp32 and bf16 (`torch.autocast`), after a warm-up epoch;
+   scoring every split and evaluating every protocol, in `--precision`) on the device: epoch and
+   training seconds;
+2. train windows/s and scored points/s, fp32 and bf16 (`set_precision`, bf16 autocast as
+   `orchestrate.py --precision bf16`), after a warm-up epoch, through the device data path (each
+   series moved once, windows cut and batches gathered on the device); beside them, fp32 through
+   the host batching that path replaced (numpy windows, one host-to-device copy per batch);
 3. peak GPU memory of a trial (`torch.cuda.max_memory_allocated` over training and scoring), the
    figure behind the GPU fractions in `search_spaces/*.yaml`;
 4. CPU-vs-device score equality: the same initialised weights score the test series on CPU and
-   on the device; the largest difference relative to the scores' spread is reported.
+   on the device; the largest difference relative to the scores' spread is reported; and the
+   Spearman correlation of the fp32 and bf16 test scores after the same training.
 
 Prints a table and writes every figure to `--out` (JSON).
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.util
 import json
 import sys
@@ -55,14 +59,10 @@ _import_package()
 
 from tsadbench.datasets.preprocessing import prepare  # noqa: E402
 from tsadbench.datasets.synthetic import SyntheticSpec, generate_synthetic  # noqa: E402
+from tsadbench.datasets.windows import sliding_windows  # noqa: E402
 from tsadbench.tuning.trial import TrialSettings, run_trial  # noqa: E402
-from tsadbench.zoo import MODELS, get_model  # noqa: E402
-
-
-def _autocast(device: str, precision: str):
-    if precision == "fp32":
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
+from tsadbench.zoo import MODELS, TorchWindowDetector, get_model  # noqa: E402
+from tsadbench.zoo.base import PRECISIONS  # noqa: E402
 
 
 def _synchronise(device: str) -> None:
@@ -70,27 +70,43 @@ def _synchronise(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def throughput(model_name: str, data, device: str, precision: str, windows: int) -> dict[str, float]:
-    """Train windows/s and scored points/s of a fresh model (a warm-up epoch first)."""
-    model = get_model(model_name)(data.n_channels, get_model(model_name).Config(), seed=0, device=device)
-    with _autocast(device, precision):
-        model.train_epoch(data.train, max_windows=windows)
-        _synchronise(device)
-        started = time.perf_counter()
-        model.train_epoch(data.train, max_windows=windows)
-        _synchronise(device)
-        trained = time.perf_counter()
-        model.score(data.test)
-        _synchronise(device)
-        scored = time.perf_counter()
-    return {"train_windows_per_s": windows / (trained - started),
-            "scored_points_per_s": data.test.shape[0] / (scored - trained)}
+def host_batches(cls: type[TorchWindowDetector]) -> type[TorchWindowDetector]:
+    """`cls` batched as before the device path: numpy windows, every batch copied from the host."""
+    return type(f"HostBatches{cls.__name__}", (cls,), {
+        "_on_device": lambda self, windows: windows,
+        "_device_windows": lambda self, series, win_size, stride: sliding_windows(series, win_size, stride),
+    })
 
 
-def trial_loop(model_name: str, data, device: str, windows: int) -> dict[str, float]:
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Rank correlation of two score series (numpy only: the lent machine has no scipy)."""
+    return float(np.corrcoef(np.argsort(np.argsort(a)), np.argsort(np.argsort(b)))[0, 1])
+
+
+def throughput(model_name: str, data, device: str, precision: str, windows: int,
+               host: bool = False) -> tuple[dict[str, float], np.ndarray]:
+    """Train windows/s and scored points/s of a fresh model (a warm-up epoch first), and its test
+    scores; `host` batches from the host as before the device path."""
+    cls = host_batches(get_model(model_name)) if host else get_model(model_name)
+    model = cls(data.n_channels, cls.Config(), seed=0, device=device)
+    model.set_precision(precision)
+    model.train_epoch(data.train, max_windows=windows)
+    _synchronise(device)
+    started = time.perf_counter()
+    model.train_epoch(data.train, max_windows=windows)
+    _synchronise(device)
+    trained = time.perf_counter()
+    scores = model.score(data.test)
+    _synchronise(device)
+    scored = time.perf_counter()
+    return ({"train_windows_per_s": windows / (trained - started),
+             "scored_points_per_s": data.test.shape[0] / (scored - trained)}, scores)
+
+
+def trial_loop(model_name: str, data, device: str, windows: int, precision: str) -> dict[str, float]:
     """One epoch of the Ray-free trial loop on the device, with its peak GPU memory."""
     records = []
-    settings = TrialSettings(model=model_name, dataset=data.name, max_windows_per_epoch=windows)
+    settings = TrialSettings(model=model_name, dataset=data.name, max_windows_per_epoch=windows, precision=precision)
     if torch.device(device).type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     run_trial({"epochs": 1}, data, settings, lambda metrics, artifacts: records.append(metrics), device=device)
@@ -110,14 +126,21 @@ def score_equality(model_name: str, data, device: str) -> float:
     return float(np.max(np.abs(on_device.score(data.test) - reference)) / spread)
 
 
-def check_model(model_name: str, data, device: str, windows: int) -> dict[str, float]:
-    row: dict[str, float] = {"model": model_name, **trial_loop(model_name, data, device, windows)}
-    for precision in ("fp32", "bf16"):
+def check_model(model_name: str, data, device: str, windows: int, precision: str) -> dict[str, float]:
+    row: dict[str, float] = {"model": model_name, **trial_loop(model_name, data, device, windows, precision)}
+    torch_model = issubclass(get_model(model_name), TorchWindowDetector)
+    scores = {}
+    for label, run_precision, host in (("fp32", "fp32", False), ("bf16", "bf16", False), ("host_fp32", "fp32", True)):
+        if not torch_model and (host or run_precision not in get_model(model_name).precisions):
+            row[f"{label}_error"] = "not a TorchWindowDetector: fp32, no batching of its own"
+            continue
         try:
-            figures = throughput(model_name, data, device, precision, windows)
+            figures, scores[label] = throughput(model_name, data, device, run_precision, windows, host)
         except (RuntimeError, FloatingPointError) as error:  # no bf16 kernel, or a loss that overflows in bf16
             figures = {"error": str(error).splitlines()[0]}
-        row.update({f"{precision}_{key}": value for key, value in figures.items()})
+        row.update({f"{label}_{key}": value for key, value in figures.items()})
+    if "fp32" in scores and "bf16" in scores:
+        row["fp32_vs_bf16_spearman"] = spearman(scores["fp32"], scores["bf16"])
     row["cpu_vs_device_max_rel_diff"] = score_equality(model_name, data, device)
     return row
 
@@ -129,6 +152,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--channels", type=int, default=38)
     parser.add_argument("--train-windows", type=int, default=2048, help="training windows per measured epoch")
     parser.add_argument("--points", type=int, default=20000, help="length of the train and of the test series")
+    parser.add_argument("--precision", default="fp32", choices=PRECISIONS, help="precision of the trial loop (step 1)")
     parser.add_argument("--tiny", action="store_true", help="a few windows and points: checks the code path in seconds")
     parser.add_argument("--out", type=Path, help="write the figures here (JSON)")
     args = parser.parse_args(argv)
@@ -141,21 +165,25 @@ def main(argv: list[str] | None = None) -> list[dict]:
     started = time.perf_counter()
     rows = []
     for name in args.models.split(","):
-        rows.append(check_model(name, data, args.device, windows))
+        rows.append(check_model(name, data, args.device, windows, args.precision))
         print(json.dumps(rows[-1]), flush=True)
     device_name = torch.cuda.get_device_name() if torch.device(args.device).type == "cuda" else "cpu"
     summary = {"device": device_name, "torch": torch.__version__, "python": sys.version.split()[0],
-               "channels": spec.n_channels, "points": points, "train_windows": windows,
+               "channels": spec.n_channels, "points": points, "train_windows": windows, "precision": args.precision,
                "seconds": time.perf_counter() - started, "models": rows}
     print(f"{device_name}, torch {torch.__version__}, {summary['seconds']:.0f} s")
-    print(f"{'model':22s} {'epoch s':>8s} {'peak MiB':>9s} {'fp32 win/s':>11s} {'bf16 win/s':>11s} "
-          f"{'fp32 pts/s':>11s} {'bf16 pts/s':>11s} {'cpu~dev':>8s}")
+    columns = [("epoch s", "epoch_s", ".2f"), ("peak MiB", "peak_gpu_mib", ".1f"),
+               ("fp32 win/s", "fp32_train_windows_per_s", ".0f"), ("bf16 win/s", "bf16_train_windows_per_s", ".0f"),
+               ("host win/s", "host_fp32_train_windows_per_s", ".0f"),
+               ("fp32 pts/s", "fp32_scored_points_per_s", ".0f"), ("bf16 pts/s", "bf16_scored_points_per_s", ".0f"),
+               ("host pts/s", "host_fp32_scored_points_per_s", ".0f"),
+               ("rho bf16", "fp32_vs_bf16_spearman", ".4f"), ("cpu~dev", "cpu_vs_device_max_rel_diff", ".1e")]
+    print(f"{'model':22s} " + " ".join(f"{title:>11s}" for title, _, _ in columns))
     for row in rows:
-        print(f"{row['model']:22s} {row['epoch_s']:8.2f} {row['peak_gpu_mib']:9.1f} "
-              f"{row.get('fp32_train_windows_per_s', float('nan')):11.0f} "
-              f"{row.get('bf16_train_windows_per_s', float('nan')):11.0f} "
-              f"{row.get('fp32_scored_points_per_s', float('nan')):11.0f} "
-              f"{row.get('bf16_scored_points_per_s', float('nan')):11.0f} {row['cpu_vs_device_max_rel_diff']:8.1e}")
+        print(f"{row['model']:22s} " + " ".join(format(row.get(key, float("nan")), f">11{spec}")
+                                                for _, key, spec in columns))
+    print("host = fp32 with numpy windows and one host-to-device copy per batch (the path before the device "
+          "data path); rho bf16 = Spearman correlation of fp32 and bf16 test scores after the same training")
     if args.out:
         args.out.write_text(json.dumps(summary, indent=2))
     return rows

@@ -139,7 +139,7 @@ class FrequencyDualST(nn.Module):
         self.block = DualSTBlock(block_width, drop_path)
 
     def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        spectrum = torch.fft.rfft(h, dim=1)
+        spectrum = torch.fft.rfft(widen_half(h), dim=1)
         if not self.tokens_are_bins:
             spectrum = spectrum.transpose(1, 2)
         start = self.semantics.expand(h.shape[0], -1, -1)

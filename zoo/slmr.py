@@ -336,7 +336,7 @@ class SLMR(TorchWindowDetector):
         self.network.eval()
         windows = self._on_device(self._windows(series, 1)[0])
         with self._autocast():
-            losses = [self._window_losses(batch) for batch in self._batches(windows)]
+            losses = [self._window_losses(self._to_tensor(batch)) for batch in self._batches(windows)]
         return float(widen_half(torch.cat(losses)).mean())
 
     @torch.no_grad()
@@ -351,7 +351,7 @@ class SLMR(TorchWindowDetector):
         forecasts, last_steps = [], []
         with self._autocast():
             for batch in self._batches(windows):
-                forecast, reconstruction = self.network(batch)
+                forecast, reconstruction = self.network(self._to_tensor(batch))
                 forecasts.append(forecast)
                 last_steps.append(reconstruction[:, -1])
         observed = self._series_on_device(series)[win:, self.targets]
