@@ -19,7 +19,8 @@ series of `--channels` channels (38, as SMD):
    figure behind the GPU fractions in `search_spaces/*.yaml`;
 4. CPU-vs-device score equality: the same initialised weights score the test series on CPU and
    on the device; the largest difference relative to the scores' spread is reported; and the
-   Spearman correlation of the fp32 and bf16 test scores after the same training.
+   Spearman correlation of the fp32 and bf16 test scores after the same training, with the ROC-AUC
+   of each on the planted anomalies.
 
 Prints a table and writes every figure to `--out` (JSON).
 """
@@ -60,6 +61,7 @@ _import_package()
 from tsadbench.datasets.preprocessing import prepare  # noqa: E402
 from tsadbench.datasets.synthetic import SyntheticSpec, generate_synthetic  # noqa: E402
 from tsadbench.datasets.windows import sliding_windows  # noqa: E402
+from tsadbench.evaluation.ranking import roc_auc  # noqa: E402
 from tsadbench.tuning.trial import TrialSettings, run_trial  # noqa: E402
 from tsadbench.zoo import MODELS, TorchWindowDetector, get_model  # noqa: E402
 from tsadbench.zoo.base import PRECISIONS  # noqa: E402
@@ -145,6 +147,7 @@ def check_model(model_name: str, data, device: str, windows: int, precision: str
     row.update({f"{label}_{key}": value for label, figures in best.items() for key, value in figures.items()})
     if "fp32" in scores and "bf16" in scores:
         row["fp32_vs_bf16_spearman"] = spearman(scores["fp32"], scores["bf16"])
+        row.update({f"{label}_roc_auc": roc_auc(scores[label], data.labels) for label in ("fp32", "bf16")})
     row["cpu_vs_device_max_rel_diff"] = score_equality(model_name, data, device)
     return row
 
@@ -182,13 +185,15 @@ def main(argv: list[str] | None = None) -> list[dict]:
                ("host win/s", "host_fp32_train_windows_per_s", ".0f"),
                ("fp32 pts/s", "fp32_scored_points_per_s", ".0f"), ("bf16 pts/s", "bf16_scored_points_per_s", ".0f"),
                ("host pts/s", "host_fp32_scored_points_per_s", ".0f"),
-               ("rho bf16", "fp32_vs_bf16_spearman", ".4f"), ("cpu~dev", "cpu_vs_device_max_rel_diff", ".1e")]
+               ("rho bf16", "fp32_vs_bf16_spearman", ".4f"), ("AUC fp32", "fp32_roc_auc", ".4f"),
+               ("AUC bf16", "bf16_roc_auc", ".4f"), ("cpu~dev", "cpu_vs_device_max_rel_diff", ".1e")]
     print(f"{'model':22s} " + " ".join(f"{title:>11s}" for title, _, _ in columns))
     for row in rows:
         print(f"{row['model']:22s} " + " ".join(format(row.get(key, float("nan")), f">11{spec}")
                                                 for _, key, spec in columns))
     print("host = fp32 with numpy windows and one host-to-device copy per batch (the path before the device "
-          "data path); rho bf16 = Spearman correlation of fp32 and bf16 test scores after the same training")
+          "data path); rho bf16 = Spearman correlation of fp32 and bf16 test scores after the same training, "
+          "AUC = their ROC-AUC on the planted anomalies")
     if args.out:
         args.out.write_text(json.dumps(summary, indent=2))
     return rows

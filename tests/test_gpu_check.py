@@ -33,7 +33,7 @@ def test_tiny_cpu_run_reports_every_figure_without_ray_optuna_or_yaml(tmp_path):
     torch_rows = [row for row in summary["models"] if row["model"] != "random"]
     for row in torch_rows:  # bf16 runs (Anomaly Transformer's prior and KL stay float32), host batching beside it
         assert row["bf16_train_windows_per_s"] > 0 and row["host_fp32_train_windows_per_s"] > 0
-        assert 0.5 < row["fp32_vs_bf16_spearman"] <= 1.0
+        assert 0.5 < row["fp32_vs_bf16_spearman"] <= 1.0 and 0 <= row["bf16_roc_auc"] <= 1
     [random] = [row for row in summary["models"] if row["model"] == "random"]
     assert "not a TorchWindowDetector" in random["bf16_error"] and "fp32_vs_bf16_spearman" not in random
     assert "anomaly_transformer" in completed.stdout and "host = fp32" in completed.stdout

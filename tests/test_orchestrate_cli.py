@@ -72,3 +72,21 @@ def test_resume_needs_a_run_to_resume(tmp_path):
     (tmp_path / "old").mkdir()
     completed = _orchestrate("--resume", "--storage", str(tmp_path), "--name", "old")
     assert "old holds no tsadbench_command.json: it is not a run to resume" in completed.stderr
+
+
+def test_precision_reaches_every_trial_and_other_values_are_refused(monkeypatch, tmp_path):
+    import orchestrate
+    from tsadbench.tuning import runner
+
+    completed = _orchestrate("--grid", "smoke", "--precision", "fp16")
+    assert completed.returncode == 2 and "Traceback" not in completed.stderr
+    assert "argument --precision: invalid choice: 'fp16' (choose from 'fp32', 'bf16')" in completed.stderr
+    requests = []
+
+    def planned(request):
+        requests.append(request)
+        raise ValueError("planned")
+    monkeypatch.setattr(runner, "plan_grid", planned)
+    with pytest.raises(SystemExit):
+        orchestrate.main(["--grid", "smoke", "--precision", "bf16", "--storage", str(tmp_path), "--dry-run"])
+    assert requests[0].precision == "bf16"
