@@ -88,15 +88,19 @@ class TensorWindows:
         return self.shape[0]
 
     def __getitem__(self, key) -> "torch.Tensor":
-        """Window(s) `key` (an index, a slice, or an index array or tensor) as [..., win_size, channels]."""
+        """Window(s) `key` (an index, a slice, or an index array or tensor) as [..., win_size, channels],
+        always gathered into a new tensor (never a view that could write into the series)."""
         if not isinstance(key, (int, slice, np.integer)):
             key = self._as_index(key)
-        return self._every_window[self._starts[key]]
+        index = self._starts[key]
+        return self._every_window[index.reshape(-1)].view(*index.shape, *self.shape[1:])
 
-    def _as_index(self, key):
+    def _as_index(self, key) -> "torch.Tensor":
         import torch
 
-        return key.to(self._starts.device) if isinstance(key, torch.Tensor) else torch.as_tensor(key, device=self._starts.device)
+        if isinstance(key, torch.Tensor):
+            return key.to(self._starts.device)
+        return torch.as_tensor(key, device=self._starts.device)
 
 
 def sliding_tensor_windows(series: "torch.Tensor", win_size: int, stride: int) -> tuple[TensorWindows, np.ndarray]:

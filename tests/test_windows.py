@@ -87,7 +87,10 @@ def test_tensor_windows_are_the_numpy_windows_tail_included(n, win, stride, seed
     everything = on_tensor[:]
     assert everything.is_contiguous() and everything.shape == windows.shape
     np.testing.assert_array_equal(everything.numpy(), windows[:])
-    np.testing.assert_array_equal(on_tensor[-1].numpy(), series[n - win:])  # the tail window
+    tail, before = on_tensor[-1], series.copy()
+    np.testing.assert_array_equal(tail.numpy(), series[n - win:])  # the tail window, a copy:
+    tail += 1  # writing to a batch never writes to the series
+    np.testing.assert_array_equal(series, before)
     picked = np.random.default_rng(seed).permutation(starts.size)[:5]
     np.testing.assert_array_equal(on_tensor[torch.from_numpy(picked)].numpy(), windows[picked])
     np.testing.assert_array_equal(on_tensor[picked].numpy(), windows[picked])
