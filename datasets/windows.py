@@ -88,12 +88,17 @@ class TensorWindows:
         return self.shape[0]
 
     def __getitem__(self, key) -> "torch.Tensor":
-        """Window(s) `key` (an index, a slice, or an index array or tensor) as [..., win_size, channels],
-        always gathered into a new tensor (never a view that could write into the series)."""
-        if not isinstance(key, (int, slice, np.integer)):
+        """Window(s) `key` (an index, a slice, or an integer index array or tensor) as
+        [..., win_size, channels], always gathered into a new tensor (never a view that could write
+        into the series)."""
+        if isinstance(key, (int, slice, np.integer)):
+            index = self._starts[key]
+        else:
             key = self._as_index(key)
-        index = self._starts[key]
-        return self._every_window[index.reshape(-1)].view(*index.shape, *self.shape[1:])
+            index = self._starts.index_select(0, key.reshape(-1)).view(key.shape)
+        # index_select, not advanced indexing (tensor[index]): on CPU the latter is far slower here,
+        # on the overlapping view and even on the starts (measured: benchmarks/gpu_check.py, host vs device).
+        return self._every_window.index_select(0, index.reshape(-1)).view(*index.shape, *self.shape[1:])
 
     def _as_index(self, key) -> "torch.Tensor":
         import torch
