@@ -159,6 +159,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--channels", type=int, default=38)
     parser.add_argument("--train-windows", type=int, default=2048, help="training windows per measured epoch")
     parser.add_argument("--points", type=int, default=20000, help="length of the train and of the test series")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's; 1 steadies CPU figures on a busy machine)")
     parser.add_argument("--repeats", type=int, default=1, help="throughput runs per model, interleaved (best kept)")
     parser.add_argument("--precision", default="fp32", choices=PRECISIONS, help="precision of the trial loop (step 1)")
     parser.add_argument("--tiny", action="store_true", help="a few windows and points: checks the code path in seconds")
@@ -166,6 +167,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = parser.parse_args(argv)
     if torch.device(args.device).type == "cuda" and not torch.cuda.is_available():
         parser.exit(2, "gpu_check: no CUDA device is visible (use --device cpu to check the code path)\n")
+    if args.threads:
+        torch.set_num_threads(args.threads)
     windows, points = (16, 1500) if args.tiny else (args.train_windows, args.points)
     spec = SyntheticSpec(n_channels=5 if args.tiny else args.channels, train_length=points, test_length=points,
                          anomalies_per_kind=1 if args.tiny else 3)
@@ -177,6 +180,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         print(json.dumps(rows[-1]), flush=True)
     device_name = torch.cuda.get_device_name() if torch.device(args.device).type == "cuda" else "cpu"
     summary = {"device": device_name, "torch": torch.__version__, "python": sys.version.split()[0],
+               "threads": torch.get_num_threads(),
                "channels": spec.n_channels, "points": points, "train_windows": windows, "precision": args.precision,
                "seconds": time.perf_counter() - started, "models": rows}
     print(f"{device_name}, torch {torch.__version__}, {summary['seconds']:.0f} s")
