@@ -74,8 +74,7 @@ def test_resume_needs_a_run_to_resume(tmp_path):
     assert "old holds no tsadbench_command.json: it is not a run to resume" in completed.stderr
 
 
-def test_precision_reaches_every_trial_and_other_values_are_refused(monkeypatch, tmp_path):
-    import orchestrate
+def test_precision_reaches_every_trial_and_other_values_are_refused(monkeypatch, tmp_path, orchestrate_module):
     from tsadbench.tuning import runner
 
     completed = _orchestrate("--grid", "smoke", "--precision", "fp16")
@@ -88,5 +87,5 @@ def test_precision_reaches_every_trial_and_other_values_are_refused(monkeypatch,
         raise ValueError("planned")
     monkeypatch.setattr(runner, "plan_grid", planned)
     with pytest.raises(SystemExit):
-        orchestrate.main(["--grid", "smoke", "--precision", "bf16", "--storage", str(tmp_path), "--dry-run"])
+        orchestrate_module.main(["--grid", "smoke", "--precision", "bf16", "--storage", str(tmp_path), "--dry-run"])
     assert requests[0].precision == "bf16"
