@@ -134,7 +134,8 @@ def check_model(model_name: str, data, device: str, windows: int, precision: str
     scores, best = {}, {}
     # Interleaved, best of `repeats`: the device path, the host batching and bf16 see the same machine state.
     for _ in range(repeats):
-        for label, run_precision, host in (("fp32", "fp32", False), ("host_fp32", "fp32", True), ("bf16", "bf16", False)):
+        for label, run_precision, host in (("fp32", "fp32", False), ("host_fp32", "fp32", True),
+                                           ("bf16", "bf16", False)):
             if not torch_model and (host or run_precision not in get_model(model_name).precisions):
                 row[f"{label}_error"] = "not a TorchWindowDetector: fp32, no batching of its own"
                 continue
@@ -159,7 +160,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--channels", type=int, default=38)
     parser.add_argument("--train-windows", type=int, default=2048, help="training windows per measured epoch")
     parser.add_argument("--points", type=int, default=20000, help="length of the train and of the test series")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's; 1 steadies CPU figures on a busy machine)")
+    parser.add_argument("--threads", type=int,
+                        help="torch CPU threads (default: torch's; 1 steadies CPU figures on a busy machine)")
     parser.add_argument("--repeats", type=int, default=1, help="throughput runs per model, interleaved (best kept)")
     parser.add_argument("--precision", default="fp32", choices=PRECISIONS, help="precision of the trial loop (step 1)")
     parser.add_argument("--tiny", action="store_true", help="a few windows and points: checks the code path in seconds")

@@ -66,7 +66,8 @@ class OldNumpyPath:
         from tsadbench.datasets.windows import points_from_window_values
 
         self.network.eval()
-        windows, starts = sliding_windows(series, self.config.win_size, self.config.score_stride or self.config.win_size)
+        stride = self.config.score_stride or self.config.win_size
+        windows, starts = sliding_windows(series, self.config.win_size, stride)
         parts = [window_scores(self._old_tensor(batch)) for batch in self._old_batches(windows)]
         return {name: points_from_window_values(torch.cat([p[name].cpu() for p in parts]).numpy(), starts,
                                                 series.shape[0]) for name in parts[0]}

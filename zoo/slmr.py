@@ -355,5 +355,6 @@ class SLMR(TorchWindowDetector):
                 forecasts.append(forecast)
                 last_steps.append(reconstruction[:, -1])
         observed = self._series_on_device(series)[win:, self.targets]
-        errors = self._point_errors(widen_half(torch.cat(forecasts)[:-1]), widen_half(torch.cat(last_steps)[1:]), observed)
+        forecasts, last_steps = widen_half(torch.cat(forecasts)), widen_half(torch.cat(last_steps))
+        errors = self._point_errors(forecasts[:-1], last_steps[1:], observed)
         return points_from_window_ends(errors.cpu().numpy(), starts, win + 1, series.shape[0])
