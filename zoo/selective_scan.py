@@ -16,7 +16,6 @@ import math
 
 import torch
 import torch.nn.functional as F
-from mambapy.pscan import pscan
 from torch import nn
 
 MAMBA_BACKENDS = ("auto", "mamba_ssm", "torch")
@@ -27,6 +26,17 @@ def _discretise(u: torch.Tensor, delta: torch.Tensor, delta_bias: torch.Tensor |
     if delta_bias is not None:
         delta = delta + delta_bias[:, None]
     return F.softplus(delta) if delta_softplus else delta
+
+
+def _pscan():
+    """mambapy's parallel scan, imported when a scan runs: the package imports without mambapy
+    (the GPU check's machine has only torch and numpy), TransMamba's PyTorch backend needs it."""
+    try:
+        from mambapy.pscan import pscan
+    except ImportError:
+        raise ModuleNotFoundError("TransMamba's PyTorch scan needs mambapy: pip install mambapy==1.2.0 (pure "
+                                  "Python), or put a copy of its package folder on PYTHONPATH") from None
+    return pscan
 
 
 def selective_scan(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor,
@@ -40,7 +50,7 @@ def selective_scan(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: tor
     delta = _discretise(u, delta, delta_bias, delta_softplus)
     decay = torch.exp(torch.einsum("bdl,dn->bldn", delta, A))
     drive = torch.einsum("bdl,bnl->bldn", delta * u, B)
-    states = pscan(decay, drive)
+    states = _pscan()(decay, drive)
     y = torch.einsum("bldn,bnl->bdl", states, C)
     if D is not None:
         y = y + u * D[:, None]
