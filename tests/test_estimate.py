@@ -99,3 +99,36 @@ def test_background_calibration_times_every_experiment_in_its_own_thread(tmp_pat
     assert threads == ["calibration", "calibration"]
     assert (found.experiments[0].train_s_per_epoch, found.experiments[0].eval_s_per_epoch) == (2.0, 1.0)
     assert found.experiments[1].calibration_error == "FloatingPointError: non-finite scores"
+
+
+def test_calibration_times_the_trained_second_epoch_not_the_restored_first(tmp_path, monkeypatch):
+    """Early stopping that restores epoch 1 after epoch 2 reports epoch 1 again with ~0 s of
+    training; the calibration must time the trained, warm second epoch."""
+    import tsadbench.tuning.estimate as estimate
+
+    # patience 1 and a min_delta no loss can beat: epoch 2 is bad, the run stops and restores epoch 1
+    [experiment] = _plan_fixed(tmp_path, {"epochs": 3, "patience": 1, "min_delta": 1e9}).experiments
+    reports = []
+    real_run_trial = estimate.run_trial
+
+    def recording_run_trial(config, data, settings, report, **kwargs):
+        real_run_trial(config, data, settings, lambda m, a: (reports.append(m), report(m, a)), **kwargs)
+
+    monkeypatch.setattr(estimate, "run_trial", recording_run_trial)
+    data = _plan_fixed(tmp_path, {"epochs": 3}).datasets["synthetic"]
+    train_s, _ = calibrate(experiment, data)
+    assert [(m["epoch"], m["early_stopping"].get("restored", False)) for m in reports] == [(1, False), (2, False),
+                                                                                           (1, True)]
+    warm = reports[1]["train_seconds"]
+    assert reports[2]["train_seconds"] < warm
+    config = estimate.calibration_config(experiment)
+    cut = estimate._cut(data, max(estimate.CALIBRATION_POINTS, 4 * int(config["win_size"])))
+    scale = (estimate.training_windows(experiment, config, data.train.shape[0])
+             / min(estimate.CALIBRATION_WINDOWS, estimate.training_windows(experiment, config, cut.train.shape[0])))
+    assert train_s == pytest.approx(warm * scale)
+
+
+def _plan_fixed(tmp_path, fixed):
+    grid = GridSpec("g", "", models=("mlp_autoencoder",), datasets=("synthetic",), num_samples=4, max_concurrent=2,
+                    tiny_models=True)
+    return plan_grid(GridRequest(grid=grid, storage=tmp_path, run_name="r", fixed=fixed))

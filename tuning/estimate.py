@@ -118,7 +118,10 @@ def calibrate(plan: ExperimentPlan, data: PreparedData) -> tuple[float, float]:
     measured: dict[str, float] = {}
 
     def report(metrics: dict[str, Any], artifacts: dict[str, Any]) -> None:
-        measured.update(train=metrics["train_seconds"], epoch=metrics["epoch_seconds"])
+        # Only the warm, trained second epoch is timed: early stopping may end the run by
+        # restoring epoch 1 and scoring it again, a report whose training took no time.
+        if metrics["epoch"] == 2 and not metrics.get("early_stopping", {}).get("restored"):
+            measured.update(train=metrics["train_seconds"], epoch=metrics["epoch_seconds"])
 
     run_trial(config, cut, dataclasses.replace(settings, epochs_cap=None), report)
     windows = min(training_windows(plan, config, data.train.shape[0]), plan.settings.max_windows_per_epoch or math.inf)
