@@ -63,7 +63,8 @@ def _device() -> str:
 def tsad_trainable(config: dict[str, Any], data_ref: Any, settings: TrialSettings,
                    plugins: PluginBundle = PluginBundle()) -> None:
     """Train one configuration; every epoch reports metrics with a checkpoint of the model
-    state and of that epoch's scores (train, val, test) for plots and re-evaluation.
+    state and, when the epoch was evaluated, of its scores (train, val, test) for plots and
+    re-evaluation.
     The plug-ins' files come with the trial and are imported before the model is looked up."""
     plugins.install()
     torch.set_num_threads(max(1, int(settings.cpus)))
@@ -80,7 +81,8 @@ def tsad_trainable(config: dict[str, Any], data_ref: Any, settings: TrialSetting
         metrics = {**metrics, "node_id": node_id, "gpu_ids": [str(i) for i in ray.get_gpu_ids()]}
         with tempfile.TemporaryDirectory() as folder:
             save_state(folder, artifacts["state"])
-            np.savez_compressed(os.path.join(folder, SCORES_FILE), labels=data.labels, **artifacts["scores"])
+            if artifacts["scores"] is not None:  # None: an epoch trained but not evaluated (--eval-every)
+                np.savez_compressed(os.path.join(folder, SCORES_FILE), labels=data.labels, **artifacts["scores"])
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
     run_trial(config, data, settings, report, state=state, device=_device())

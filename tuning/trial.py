@@ -33,7 +33,9 @@ class TrialSettings:
     this dataset, from the model's search-space file. `protocol_mode` decides which split early
     stopping monitors (`early_stopping.monitored_split`). `vus_window` is the VUS buffer: points,
     or "period" (TSB-AD's leaderboard: the test series' period). `precision` is the forward passes'
-    precision (`PRECISIONS`), for models that offer it (`precision_used`)."""
+    precision (`PRECISIONS`), for models that offer it (`precision_used`). `eval_every` K scores and
+    evaluates every K-th epoch only (`evaluates` says which); `evaluate_epochs` names epochs
+    evaluated whatever K is (the scheduler's milestones)."""
 
     model: str
     dataset: str
@@ -47,10 +49,20 @@ class TrialSettings:
     protocol_mode: str = "clean"
     vus_window: int | str = 100
     precision: str = "fp32"
+    eval_every: int = 1
+    evaluate_epochs: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if isinstance(self.eval_every, bool) or not isinstance(self.eval_every, int) or self.eval_every < 1:
+            raise ValueError(f"eval_every must be an int >= 1 (1 evaluates every epoch), got {self.eval_every!r}")
+        object.__setattr__(self, "evaluate_epochs", tuple(self.evaluate_epochs))
+
+    def evaluates(self, epoch: int, planned: int) -> bool:
+        """Whether epoch `epoch` of `planned` is scored and evaluated: every `eval_every`-th, the
+        last planned one and the `evaluate_epochs` (a restored early-stopping epoch always is)."""
+        return epoch % self.eval_every == 0 or epoch >= planned or epoch in self.evaluate_epochs
 
 
 def precision_used(model_cls: type[AnomalyDetector], requested: str) -> str:
@@ -142,6 +154,13 @@ def run_trial(config: dict[str, Any], data: PreparedData, settings: TrialSetting
     once more under its own epoch number (`early_stopping.restored`). Every report names the
     epoch the tables use (`reported_epoch`: the best monitored epoch so far, else the epoch itself),
     so a trial that ASHA or a budget ends earlier is still reported at its best epoch.
+
+    An evaluated epoch (`TrialSettings.evaluates`) scores each split once: a split whose
+    validation loss is needed too (the validation split, and the monitored one) gets its scores
+    and loss from one pass (`AnomalyDetector.score_set_and_loss`). An epoch that is not evaluated
+    trains and counts its monitored loss, and reports `evaluated: false` with the last evaluated
+    epoch's records carried forward under `evaluated_epoch` (never as its own scores); the first
+    epoch a run (or a resumed run) trains is always evaluated, so every report has them.
     """
     model_cls = get_model(settings.model)
     model_values, run_values = split_config(config, model_cls)
@@ -162,8 +181,9 @@ def run_trial(config: dict[str, Any], data: PreparedData, settings: TrialSetting
     model = model_cls(data.n_channels, model_config, seed=seed, device=device)
     model.set_precision(precision_used(model_cls, settings.precision))
     if epochs == 0:
+        started, cpu_started = time.perf_counter(), time.process_time()
         _report_epoch(model, data, settings, report, {"epoch": 0, "reported_epoch": 0, **run}, {},
-                      time.perf_counter(), cpu_started=time.process_time())
+                      started, started, score_splits(model, data, ()), cpu_started=cpu_started)
         return
     stopping = early_stopping_for(model_cls, settings, run_values)
     first_epoch = 1
@@ -173,23 +193,54 @@ def run_trial(config: dict[str, Any], data: PreparedData, settings: TrialSetting
         if state.get("early_stopping") is not None:
             stopping = EarlyStopping.from_state(state["early_stopping"])
     last_epoch = first_epoch - 1
+    carried: dict[str, Any] | None = None
     for epoch in range(first_epoch, epochs + 1):
         if stopping is not None and stopping.stop_reason is not None:
             break
         started, cpu_started = time.perf_counter(), time.process_time()
         train_stats = model.train_epoch(data.train, max_windows=settings.max_windows_per_epoch)
+        trained = time.perf_counter()
         epoch_run: dict[str, Any] = {"epoch": epoch, "reported_epoch": epoch, **run}
+        passes = None
+        if carried is None or settings.evaluates(epoch, epochs):
+            passes = score_splits(model, data, () if stopping is None else (stopping.split,))
         if stopping is not None:
-            loss = model.validation_loss(data.val if stopping.split == "val" else data.test)
+            loss = (passes.losses[stopping.split] if passes is not None
+                    else model.validation_loss(data.val if stopping.split == "val" else data.test))
             stopping.update(epoch, loss, model, train_stats)
             if epoch == epochs and stopping.stop_reason is None:
                 stopping.stop_reason = "planned_epochs"
             epoch_run.update(reported_epoch=stopping.best_epoch, early_stopping=stopping.record(loss))
-        _report_epoch(model, data, settings, report, epoch_run, train_stats, started, stopping,
-                      cpu_started=cpu_started)
+        if passes is not None:
+            carried = _report_epoch(model, data, settings, report, epoch_run, train_stats, started, trained, passes,
+                                    stopping, cpu_started=cpu_started)
+        else:
+            carried = _report_unevaluated(model, report, epoch_run, train_stats, started, trained, stopping,
+                                          cpu_started, carried)
         last_epoch = epoch
     if stopping is not None and stopping.stop_reason is not None and stopping.best_epoch != last_epoch:
         _report_restored(model, data, settings, report, run, stopping, last_epoch)
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitPasses:
+    """One epoch's scoring: every split's score set, and the validation loss of the splits asked for."""
+
+    scores: dict[str, dict[str, np.ndarray]]
+    losses: dict[str, float]
+
+
+def score_splits(model: AnomalyDetector, data: PreparedData, loss_splits: tuple[str, ...]) -> SplitPasses:
+    """Score train, val and test once each; the validation split (whose loss every report carries)
+    and `loss_splits` give their validation loss from the same pass."""
+    wanted = {"val", *loss_splits}
+    scores, losses = {}, {}
+    for split, series in (("train", data.train), ("val", data.val), ("test", data.test)):
+        if split in wanted:
+            scores[split], losses[split] = model.score_set_and_loss(series)
+        else:
+            scores[split] = model.score_set(series)
+    return SplitPasses(scores, losses)
 
 
 def _report_restored(model: AnomalyDetector, data: PreparedData, settings: TrialSettings, report: Report,
@@ -201,20 +252,25 @@ def _report_restored(model: AnomalyDetector, data: PreparedData, settings: Trial
     record = {**stopping.record(stopping.best_loss), "restored": True, "stopped_after_epoch": last_epoch}
     _report_epoch(model, data, settings, report,
                   {"epoch": stopping.best_epoch, "reported_epoch": stopping.best_epoch, **run, "early_stopping": record},
-                  stopping.best_train_stats, started, stopping, state_epoch=last_epoch, cpu_started=cpu_started)
+                  stopping.best_train_stats, started, started, score_splits(model, data, ()), stopping,
+                  state_epoch=last_epoch, cpu_started=cpu_started)
+
+
+#: Report keys that belong to the epoch's evaluation; an epoch that is not evaluated carries the
+#: last evaluated epoch's values of these forward (with `evaluated_epoch` naming it).
+EVALUATION_KEYS = ("val_loss", "threshold_free", "extra_scores")
 
 
 def _report_epoch(model: AnomalyDetector, data: PreparedData, settings: TrialSettings, report: Report,
-                  run: dict[str, Any], train_stats: dict[str, float], started: float,
-                  stopping: EarlyStopping | None = None, state_epoch: int | None = None,
-                  cpu_started: float | None = None) -> None:
-    """Score every split, evaluate, and report the epoch `run["epoch"]` with its artifacts; the
+                  run: dict[str, Any], train_stats: dict[str, float], started: float, trained: float,
+                  passes: SplitPasses, stopping: EarlyStopping | None = None, state_epoch: int | None = None,
+                  cpu_started: float | None = None) -> dict[str, Any]:
+    """Evaluate the epoch's scores and report the epoch `run["epoch"]` with its artifacts; the
     state continues training after `state_epoch` (default: that epoch). The epoch's wall time
-    (`epoch_seconds`) counts from `started`, the CPU time of the trial's process (`cpu_seconds`)
-    from `cpu_started`."""
-    trained = time.perf_counter()
-    score_sets = {split: model.score_set(series) for split, series in
-                  (("train", data.train), ("val", data.val), ("test", data.test))}
+    (`epoch_seconds`) counts from `started`, its training (`train_seconds`) ends at `trained`,
+    the CPU time of the trial's process (`cpu_seconds`) counts from `cpu_started`. Returns the
+    evaluation records, for the epochs that are not evaluated to carry forward."""
+    score_sets = passes.scores
     evaluated = {}
     for name in score_sets["test"]:
         scores = postprocess_split_scores({split: values[name] for split, values in score_sets.items()},
@@ -222,19 +278,38 @@ def _report_epoch(model: AnomalyDetector, data: PreparedData, settings: TrialSet
         evaluated[name] = (scores, evaluate_epoch(scores, data.labels, run["anomaly_ratio"], settings.protocols,
                                                   settings.protocol_options, settings.vus_window, data.test))
     scores, records = evaluated.pop(HEADLINE_SCORE)
+    evaluation = {"val_loss": passes.losses["val"], **records}
+    if evaluated:
+        # Scores a model offers beside its headline (the AT family's reconstruction error alone):
+        # the same protocols, an extra record under `extra_scores`, never in the headline's place.
+        evaluation["extra_scores"] = {name: extra for name, (_, extra) in evaluated.items()}
     metrics = {
         **run,
         **train_stats,
-        "val_loss": model.validation_loss(data.val),
-        **records,
+        **evaluation,
+        "evaluated": True,
+        "evaluated_epoch": run["epoch"],
         "train_seconds": trained - started,
         "epoch_seconds": time.perf_counter() - started,
         **({"cpu_seconds": time.process_time() - cpu_started} if cpu_started is not None else {}),
     }
-    if evaluated:
-        # Scores a model offers beside its headline (the AT family's reconstruction error alone):
-        # the same protocols, an extra record under `extra_scores`, never in the headline's place.
-        metrics["extra_scores"] = {name: extra for name, (_, extra) in evaluated.items()}
     state = {"model": model.state_dict(), "epoch": run["epoch"] if state_epoch is None else state_epoch,
              "early_stopping": None if stopping is None else stopping.state()}
     report(metrics, {"state": state, "scores": scores})
+    return {**evaluation, "evaluated_epoch": run["epoch"]}
+
+
+def _report_unevaluated(model: AnomalyDetector, report: Report, run: dict[str, Any], train_stats: dict[str, float],
+                        started: float, trained: float, stopping: EarlyStopping | None, cpu_started: float,
+                        carried: dict[str, Any]) -> dict[str, Any]:
+    """Report an epoch that trained but was not scored: `evaluated: false`, and the last evaluated
+    epoch's records under their keys (the scheduler needs its metric in every result) with
+    `evaluated_epoch` naming that epoch. No scores are handed out."""
+    metrics = {**run, **train_stats, **carried, "evaluated": False,
+               "evaluated_epoch": carried.get("evaluated_epoch"),
+               "train_seconds": trained - started, "epoch_seconds": time.perf_counter() - started,
+               "cpu_seconds": time.process_time() - cpu_started}
+    state = {"model": model.state_dict(), "epoch": run["epoch"],
+             "early_stopping": None if stopping is None else stopping.state()}
+    report(metrics, {"state": state, "scores": None})
+    return carried

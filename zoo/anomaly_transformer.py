@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .at_family import (ATFamilyConfig, ATFamilyDetector, AnomalyAttention, TokenEmbedding, TrainingRecipe,
-                        association_scores, check_choice, check_heads, stop_gradient_discrepancies)
+                        check_choice, check_heads, discrepancy_term, scores_from_discrepancies,
+                        stop_gradient_discrepancies, symmetric_discrepancies)
 from .base import HEADLINE_SCORE, ModelConfigError
 from .official import OfficialKeyMap
 from .registry import register
@@ -181,11 +182,23 @@ class AnomalyTransformer(ATFamilyDetector):
 
     def _window_score_set(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
         reconstruction, series, prior = self.network(batch)
+        return self._scores(batch, reconstruction, symmetric_discrepancies(series, prior))
+
+    def _window_scores_and_losses(self, batch: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """One forward pass and one set of KL terms for the scores and loss1 (its series term is,
+        in value, the layers' mean of the same symmetric KLs the score sums)."""
+        reconstruction, series, prior = self.network(batch)
+        discrepancies = symmetric_discrepancies(series, prior)
+        loss = (reconstruction - batch).pow(2).mean(dim=(1, 2)) - self.config.k * discrepancy_term(discrepancies)
+        return self._scores(batch, reconstruction, discrepancies), loss
+
+    def _scores(self, batch: torch.Tensor, reconstruction: torch.Tensor,
+                discrepancies: list[torch.Tensor]) -> dict[str, torch.Tensor]:
         squared = (batch - reconstruction).pow(2)
         if self.config.paper_scoring:
             error = squared.sum(dim=-1)
-            return {HEADLINE_SCORE: association_scores(series, prior, self.config.temperature, "mean") * error,
+            return {HEADLINE_SCORE: scores_from_discrepancies(discrepancies, self.config.temperature, "mean") * error,
                     "reconstruction": error}
         error = squared.mean(dim=-1)
-        return {HEADLINE_SCORE: association_scores(series, prior, self.config.temperature, "sum") * error,
+        return {HEADLINE_SCORE: scores_from_discrepancies(discrepancies, self.config.temperature, "sum") * error,
                 "reconstruction": error}

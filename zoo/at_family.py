@@ -72,6 +72,18 @@ def stop_gradient_discrepancies(a_maps: Sequence[torch.Tensor],
     return torch.stack(a_terms).mean(dim=0), torch.stack(b_terms).mean(dim=0)
 
 
+def symmetric_discrepancies(a_maps: Sequence[torch.Tensor], b_maps: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """KL_t(a||b) + KL_t(b||a) of every pair of maps, [B, L] each: what both the score and (in
+    value) the minimax terms are made of, so an evaluation pass computes it once."""
+    return [row_kl(a, b) + row_kl(b, a) for a, b in zip(a_maps, b_maps)]
+
+
+def discrepancy_term(discrepancies: Sequence[torch.Tensor]) -> torch.Tensor:
+    """The value of either minimax term of `stop_gradient_discrepancies` ([B]: rows averaged, then
+    pairs) from `symmetric_discrepancies`; no gradient routing, for evaluation."""
+    return torch.stack([pair.mean(dim=-1) for pair in discrepancies]).mean(dim=0)
+
+
 def association_scores(a_maps: Sequence[torch.Tensor], b_maps: Sequence[torch.Tensor],
                        temperature: float, layer_reduction: str = "sum") -> torch.Tensor:
     """softmax over window positions of -temperature * AssDis, where AssDis_t is
@@ -80,9 +92,15 @@ def association_scores(a_maps: Sequence[torch.Tensor], b_maps: Sequence[torch.Te
     The repositories sum over layers and use temperature 50; the AT paper (eq. 6) averages over
     layers with no temperature, i.e. layer_reduction="mean", temperature=1.
     """
-    discrepancy = sum(row_kl(a, b) + row_kl(b, a) for a, b in zip(a_maps, b_maps))
+    return scores_from_discrepancies(symmetric_discrepancies(a_maps, b_maps), temperature, layer_reduction)
+
+
+def scores_from_discrepancies(discrepancies: Sequence[torch.Tensor], temperature: float,
+                              layer_reduction: str = "sum") -> torch.Tensor:
+    """`association_scores` from the pairs' `symmetric_discrepancies`."""
+    discrepancy = sum(discrepancies)
     if layer_reduction == "mean":
-        discrepancy = discrepancy / len(a_maps)
+        discrepancy = discrepancy / len(discrepancies)
     elif layer_reduction != "sum":
         raise ValueError(f"layer_reduction must be 'sum' or 'mean', got {layer_reduction!r}")
     return torch.softmax(-temperature * discrepancy, dim=-1)

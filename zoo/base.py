@@ -159,6 +159,15 @@ class AnomalyDetector(ABC):
         return {name: self._checked_scores(values, series.shape[0], f"{name} scores")
                 for name, values in self._score_set(series).items()}
 
+    def score_set_and_loss(self, series: np.ndarray) -> tuple[dict[str, np.ndarray], float]:
+        """`score_set(series)` and `validation_loss(series)` together, the same numbers as the two
+        calls, from one pass over the series where the model allows (a split that is both scored
+        and validated on is read once)."""
+        self._check_series(series, "series to score")
+        scores, loss = self._score_set_and_loss(series)
+        return ({name: self._checked_scores(values, series.shape[0], f"{name} scores") for name, values in scores.items()},
+                float(loss))
+
     def _checked_scores(self, values: Any, n_points: int, what: str) -> np.ndarray:
         scores = np.asarray(values, dtype=np.float64)
         if scores.shape != (n_points,):
@@ -183,6 +192,14 @@ class AnomalyDetector(ABC):
     def _score_set(self, series: np.ndarray) -> dict[str, np.ndarray]:
         """Model hook for models with `extra_scores`: every score of every point."""
         return {HEADLINE_SCORE: self._score(series)}
+
+    def _score_set_and_loss(self, series: np.ndarray) -> tuple[dict[str, np.ndarray], float]:
+        """Model hook: `_score_set` and `_validation_loss` of one series. The default calls the two
+        hooks; a model whose scores and loss come from the same forward pass overrides it. An
+        override must return exactly what the two hooks return, and scoring and validation must
+        not draw from the global random generators (use a generator of the model's own), so that
+        the trial may share the pass without changing any number."""
+        return self._score_set(series), self._validation_loss(series)
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue training or scoring after a restart."""
@@ -367,8 +384,39 @@ class TorchWindowDetector(AnomalyDetector):
         ([B, W] each, `HEADLINE_SCORE` included) from one forward pass."""
         return {HEADLINE_SCORE: self._window_point_scores(batch)}
 
+    def _window_scores_and_losses(self, batch: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Model hook: `_window_score_set(batch)` and `_window_losses(batch)` of one batch. The default
+        calls the two hooks; a model whose scores and loss come from one network output overrides it
+        to run the forward pass once (returning exactly what the two hooks return)."""
+        scores = self._window_score_set(batch) if self.extra_scores else {HEADLINE_SCORE: self._window_point_scores(batch)}
+        return scores, self._window_losses(batch)
+
     def _score(self, series: np.ndarray) -> np.ndarray:
         return self._windowed_scores(series, lambda batch: {HEADLINE_SCORE: self._window_point_scores(batch)})[HEADLINE_SCORE]
+
+    def _score_set_and_loss(self, series: np.ndarray) -> tuple[dict[str, np.ndarray], float]:
+        """One pass over the non-overlapping windows when they are both the scoring and the
+        validation windows (`score_stride` 0 or `win_size`) and the model keeps this class's
+        scoring and validation; otherwise the two hooks in turn."""
+        own = type(self)
+        keeps_pipeline = all(getattr(own, hook) is getattr(TorchWindowDetector, hook)
+                             for hook in ("_score", "_score_set", "_validation_loss", "_windowed_scores"))
+        if not keeps_pipeline or (self.config.score_stride or self.config.win_size) != self.config.win_size:
+            return super()._score_set_and_loss(series)
+        return self._shared_pass(series)
+
+    @torch.no_grad()
+    def _shared_pass(self, series: np.ndarray) -> tuple[dict[str, np.ndarray], float]:
+        """Scores and validation loss from the same batches of non-overlapping windows."""
+        self.network.eval()
+        windows, starts = self._device_windows(series, self.config.win_size, self.config.win_size)
+        parts, losses = [], []
+        with self._autocast():
+            for batch in self._batches(windows):
+                scores, loss = self._window_scores_and_losses(self._to_tensor(batch))
+                parts.append(scores)
+                losses.append(loss)
+        return self._points_from_parts(parts, starts, series.shape[0]), float(widen_half(torch.cat(losses)).mean())
 
     def _score_set(self, series: np.ndarray) -> dict[str, np.ndarray]:
         if not self.extra_scores:
@@ -383,8 +431,12 @@ class TorchWindowDetector(AnomalyDetector):
         windows, starts = self._device_windows(series, self.config.win_size, stride)
         with self._autocast():
             parts = [window_scores(self._to_tensor(batch)) for batch in self._batches(windows)]
-        return {name: points_from_window_values(host_array(torch.cat([part[name] for part in parts])), starts,
-                                                series.shape[0])
+        return self._points_from_parts(parts, starts, series.shape[0])
+
+    @staticmethod
+    def _points_from_parts(parts: list[dict[str, torch.Tensor]], starts: np.ndarray, n_points: int) -> dict[str, np.ndarray]:
+        """Per-point scores from the batches' window scores ({name: [B, W]} per batch)."""
+        return {name: points_from_window_values(host_array(torch.cat([part[name] for part in parts])), starts, n_points)
                 for name in parts[0]}
 
     def _batches(self, windows: Windows | TensorWindows):

@@ -64,7 +64,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import ModelConfigError, TorchWindowConfig, TorchWindowDetector, widen_half
+from .base import HEADLINE_SCORE, ModelConfigError, TorchWindowConfig, TorchWindowDetector, widen_half
 from .dual_stf_blocks import (
     DualSTBlock,
     FrequencyDualST,
@@ -283,3 +283,8 @@ class DualSTF(TorchWindowDetector):
     def _window_point_scores(self, batch: torch.Tensor) -> torch.Tensor:
         td, rd = self.network(batch)
         return self.network.fuse(td, rd, self.config.score_method, self.config.score_alpha)
+
+    def _window_scores_and_losses(self, batch: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        td, rd = self.network(batch)
+        return ({HEADLINE_SCORE: self.network.fuse(td, rd, self.config.score_method, self.config.score_alpha)},
+                td.mean(1) + self.config.rd_weight * rd.mean(1))

@@ -13,7 +13,7 @@ import dataclasses
 import torch
 from torch import nn
 
-from .base import ModelConfigError, TorchWindowConfig, TorchWindowDetector
+from .base import HEADLINE_SCORE, ModelConfigError, TorchWindowConfig, TorchWindowDetector
 from .registry import register
 
 
@@ -67,3 +67,7 @@ class MLPAutoencoder(TorchWindowDetector):
 
     def _window_point_scores(self, batch: torch.Tensor) -> torch.Tensor:
         return self._point_errors(batch)
+
+    def _window_scores_and_losses(self, batch: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        errors = self._point_errors(batch)
+        return {HEADLINE_SCORE: errors}, errors.mean(dim=1)

@@ -406,7 +406,10 @@ class TransMamba(ATFamilyDetector):
 
     def _terms(self, batch: torch.Tensor, generator: torch.Generator | None = None,
                fine: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        out = self.network(batch, contrastive=True, generator=generator, fine=fine)
+        return self._terms_of(batch, self.network(batch, contrastive=True, generator=generator, fine=fine))
+
+    @staticmethod
+    def _terms_of(batch: torch.Tensor, out: _TransMambaOutput) -> dict[str, torch.Tensor]:
         high_term, low_term = stop_gradient_discrepancies(out.high, out.low)
         spectrum_error = (out.spectrum.real - out.real).pow(2) + (out.spectrum.imag - out.imag).pow(2)
         return {
@@ -435,13 +438,27 @@ class TransMamba(ATFamilyDetector):
         return losses["loss_T"] + losses["loss_F"], {key: value.detach() for key, value in stats.items()}
 
     def _window_losses(self, batch: torch.Tensor) -> torch.Tensor:
-        generator = torch.Generator(device=self.device).manual_seed(self.seed)
-        terms = self._terms(batch, generator)
+        return self._loss_of(self._terms(batch, self._validation_generator()))
+
+    def _validation_generator(self) -> torch.Generator:
+        """The contrastive views' generator of a validation batch, seeded with the model seed."""
+        return torch.Generator(device=self.device).manual_seed(self.seed)
+
+    @staticmethod
+    def _loss_of(terms: dict[str, torch.Tensor]) -> torch.Tensor:
         return (terms["low"] - terms["high"] + terms["reconstruction"] + terms["spectrum"]
                 + terms["contrastive"])
 
     def _window_score_set(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
-        out = self.network(batch, contrastive=False)
+        return self._scores_of(batch, self.network(batch, contrastive=False))
+
+    def _window_scores_and_losses(self, batch: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """One forward pass for both: the validation forward (with the contrastive views) computes
+        the maps and the reconstruction the score reads, before and apart from the views."""
+        out = self.network(batch, contrastive=True, generator=self._validation_generator())
+        return self._scores_of(batch, out), self._loss_of(self._terms_of(batch, out))
+
+    def _scores_of(self, batch: torch.Tensor, out: _TransMambaOutput) -> dict[str, torch.Tensor]:
         association = association_scores(out.high, out.low, self.config.temperature)
         error = (batch - out.reconstruction).pow(2).mean(dim=-1)
         return {HEADLINE_SCORE: association + torch.softmax(error, dim=-1), "reconstruction": error}

@@ -61,7 +61,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .base import ModelConfigError, TorchWindowConfig, TorchWindowDetector
+from .base import HEADLINE_SCORE, ModelConfigError, TorchWindowConfig, TorchWindowDetector
 from .registry import register
 from .twavefussion_diffusion import (
     GROUPS,
@@ -276,6 +276,12 @@ class TWavefussion(TorchWindowDetector):
 
     def _window_point_scores(self, batch: torch.Tensor) -> torch.Tensor:
         return torch.linalg.vector_norm(self.reconstruct(batch) - batch, dim=-1)
+
+    def _window_scores_and_losses(self, batch: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """One test-time reconstruction for both (its noise comes from the model's own generator,
+        reseeded per batch, so it is the same draw either way)."""
+        residual = self.reconstruct(batch) - batch
+        return {HEADLINE_SCORE: torch.linalg.vector_norm(residual, dim=-1)}, residual.square().mean(dim=(1, 2))
 
     def state_dict(self) -> dict[str, Any]:
         return {
