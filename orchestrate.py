@@ -133,6 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--epochs-cap", type=int, help="at most this many epochs per trial (shrinks any grid)")
     parser.add_argument("--max-windows-per-epoch", type=int,
                         help="train each epoch on a random subset of this many windows (shrinks any grid)")
+    parser.add_argument("--eval-every", type=int, default=1, metavar="K",
+                        help="score and evaluate every K-th epoch only (default 1: every epoch); ASHA's milestones, "
+                             "the last planned epoch and a restored early-stopping epoch are always evaluated, and "
+                             "the tables use evaluated epochs only")
     parser.add_argument("--storage", type=Path, default=DEFAULT_STORAGE, help="where experiments are written")
     parser.add_argument("--shared-storage", action="store_true",
                         help="confirm that --storage is mounted at the same path on every node of the cluster")
@@ -223,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
             max_concurrent_experiments=args.max_concurrent_experiments,
             cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial, protocol=args.protocol,
             objective=args.objective, seed=args.seed, seeds=args.seeds, epochs_cap=args.epochs_cap,
-            max_windows_per_epoch=args.max_windows_per_epoch, fixed=dict(args.fix), data_root=resolve_data_root(args.data_root),
+            max_windows_per_epoch=args.max_windows_per_epoch, eval_every=args.eval_every, fixed=dict(args.fix), data_root=resolve_data_root(args.data_root),
             nan_policy=args.nan_policy, entity_policy=args.entity_policy, time_budget_s=args.time_budget,
             untrained_copies=args.untrained_copies, plugins=tuple(args.plugins),
             search_space_dirs=tuple(args.search_space_dirs), vus_window=args.vus_window,

@@ -58,12 +58,21 @@ class TrialRecord:
         return self.epochs[-1] if self.epochs else {}
 
     @property
+    def evaluated_epochs(self) -> list[dict[str, Any]]:
+        """The reports of epochs that were scored and evaluated (`--eval-every`: the others carry
+        an earlier epoch's records forward); reports that do not say are evaluated."""
+        return [r for r in self.epochs if r.get("evaluated", True)]
+
+    @property
     def last(self) -> dict[str, Any]:
-        """The report the tables use: the epoch the final report names as `reported_epoch` (under
-        early stopping the best monitored epoch, restored), else the final report."""
-        final = self.final
+        """The report the tables use, among the evaluated ones: the epoch the final report names as
+        `reported_epoch` (under early stopping the best monitored epoch, restored), else the last
+        evaluated report (the named epoch was not evaluated: a trial cut off between evaluations)."""
+        final, evaluated = self.final, self.evaluated_epochs
+        if not evaluated:
+            return final
         wanted = final.get("reported_epoch", final.get("epoch"))
-        return next((r for r in reversed(self.epochs) if r.get("epoch") == wanted), final)
+        return next((r for r in reversed(evaluated) if r.get("epoch") == wanted), evaluated[-1])
 
     @property
     def reported_epoch_reason(self) -> str:
@@ -72,6 +81,10 @@ class TrialRecord:
         stopping = report.get("early_stopping")
         if not report:
             return "no report"
+        wanted = final.get("reported_epoch", final.get("epoch"))
+        if report is not final and report.get("epoch") != wanted:
+            return (f"epoch {report.get('epoch')}: the last evaluated epoch (epoch {wanted}, which the trial names, "
+                    "was not evaluated: --eval-every)")
         if not isinstance(stopping, dict):
             return f"epoch {report.get('epoch')}: the last epoch trained (no early stopping)"
         rule = f"lowest {stopping['split']} loss, patience {stopping['patience']}, min_delta {stopping['min_delta']}"

@@ -132,3 +132,21 @@ def _plan_fixed(tmp_path, fixed):
     grid = GridSpec("g", "", models=("mlp_autoencoder",), datasets=("synthetic",), num_samples=4, max_concurrent=2,
                     tiny_models=True)
     return plan_grid(GridRequest(grid=grid, storage=tmp_path, run_name="r", fixed=fixed))
+
+
+def test_the_estimate_counts_the_evaluation_of_evaluated_epochs_only(tmp_path):
+    from tsadbench.tuning.estimate import evaluated_per_trial
+
+    grid = GridSpec("g", "", models=("mlp_autoencoder",), datasets=("synthetic",), num_samples=2, max_concurrent=2,
+                    tiny_models=True)
+    [every] = plan_grid(GridRequest(grid=grid, storage=tmp_path, run_name="r", fixed={"epochs": 10},
+                                    untrained_copies=False)).experiments
+    [sparse] = plan_grid(GridRequest(grid=grid, storage=tmp_path, run_name="r", fixed={"epochs": 10}, eval_every=3,
+                                     untrained_copies=False)).experiments
+    assert evaluated_per_trial(every) == 10
+    # epoch 1 (a run's first), 3, 6, 9, the last (10) and ASHA's milestones 2, 4, 8
+    assert evaluated_per_trial(sparse) == 8
+    [cost] = estimate_grid([sparse], {"synthetic": None}, {"CPU": 2}, measure=lambda e, d: (1.0, 0.5)).experiments
+    assert cost.work_s == 2 * (10 * 1.0 + 8 * 0.5)
+    [full] = estimate_grid([every], {"synthetic": None}, {"CPU": 2}, measure=lambda e, d: (1.0, 0.5)).experiments
+    assert full.work_s == 2 * 10 * 1.5

@@ -102,6 +102,7 @@ CLI_CASES: list[tuple[str, Callable[[Path], list[str]] | list[str], int, str]] =
     ("5-epochs-cap-negative", MLP + ["--epochs-cap", "-1"], 2, "--epochs-cap must be an integer >= 1, got -1"),
     ("5-seeds-negative", MLP + ["--seeds", "-2"], 2, "--seeds must be an integer >= 0, got -2"),
     ("5-max-windows-0", MLP + ["--max-windows-per-epoch", "0"], 2, "--max-windows-per-epoch must be an integer >= 1"),
+    ("5-eval-every-0", MLP + ["--eval-every", "0"], 2, "--eval-every must be an integer >= 1, got 0"),
     ("5-fix-lr-negative", MLP + ["--fix", "lr=-1"], 2, "mlp_autoencoder on synthetic: need lr > 0"),
     ("5-fix-win-size-negative", MLP + ["--fix", "win_size=-5"], 2, "win_size must be >= 1, got -5"),
     ("5-fix-d-model-0", MLP + ["--fix", "d_model=0"], 2, "d_model and hidden must be >= 1, got 0"),

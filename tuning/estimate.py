@@ -23,7 +23,7 @@ import numpy as np
 import optuna
 
 from ..datasets.preprocessing import PreparedData
-from .experiment import ExperimentPlan
+from .experiment import ExperimentPlan, asha_milestones
 from ..zoo import get_model
 from .trial import run_trial, split_config
 
@@ -44,15 +44,20 @@ class ExperimentCost:
     eval_s_per_epoch: float
     untrained_copy: bool = False
     calibration_error: str | None = None
+    evaluated_epochs: int | None = None
 
     @property
     def epoch_s(self) -> float:
+        """Seconds of an evaluated epoch."""
         return self.train_s_per_epoch + self.eval_s_per_epoch
 
     @property
     def work_s(self) -> float:
-        """Seconds of trial work: every trial at full epochs, the untrained copy scored once."""
-        return self.epochs * self.epoch_s + (self.eval_s_per_epoch if self.untrained_copy else 0.0)
+        """Seconds of trial work: every trial at full epochs, of which `evaluated_epochs` (default:
+        all) are scored and evaluated (`--eval-every`), the untrained copy scored once."""
+        evaluated = self.epochs if self.evaluated_epochs is None else self.evaluated_epochs
+        return (self.epochs * self.train_s_per_epoch + evaluated * self.eval_s_per_epoch
+                + (self.eval_s_per_epoch if self.untrained_copy else 0.0))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,6 +168,13 @@ class BackgroundCalibration:
         return result
 
 
+def evaluated_per_trial(plan: ExperimentPlan) -> int:
+    """How many of a full-length trial's epochs are scored and evaluated (`TrialSettings.evaluates`,
+    with ASHA's milestones, and the first epoch)."""
+    settings = dataclasses.replace(plan.settings, evaluate_epochs=asha_milestones(plan.max_epochs))
+    return sum(1 for epoch in range(1, plan.max_epochs + 1) if epoch == 1 or settings.evaluates(epoch, plan.max_epochs))
+
+
 def not_measured(plan: ExperimentPlan, data: PreparedData) -> tuple[float, float]:
     """A `measure` for a plan without time estimate."""
     return 0.0, 0.0
@@ -180,13 +192,15 @@ def estimate_grid(experiments: list[ExperimentPlan], datasets: dict[str, Prepare
         except Exception as failure:  # the trials will fail the same way: Tune records that, the plan says so
             train_s, eval_s, error = 0.0, 0.0, f"{type(failure).__name__}: {failure}"
         slots = slots_for(plan.resources, cluster)
+        evaluated = evaluated_per_trial(plan)
         cost = ExperimentCost(plan.name, plan.num_samples + plan.seeds + int(plan.untrained_copy),
                               (plan.num_samples + plan.seeds) * plan.max_epochs, dict(plan.resources), slots,
-                              train_s, eval_s, plan.untrained_copy, error)
+                              train_s, eval_s, plan.untrained_copy, error, (plan.num_samples + plan.seeds) * evaluated)
         costs.append(cost)
+        trial_s = plan.max_epochs * train_s + evaluated * eval_s
         at_once = max(min(slots, plan.max_concurrent, plan.num_samples), 1)
-        search = math.ceil(plan.num_samples / at_once) * plan.max_epochs * cost.epoch_s
-        repeats = math.ceil(plan.seeds / max(min(slots, plan.max_concurrent), 1)) * plan.max_epochs * cost.epoch_s
+        search = math.ceil(plan.num_samples / at_once) * trial_s
+        repeats = math.ceil(plan.seeds / max(min(slots, plan.max_concurrent), 1)) * trial_s
         critical = max(critical, search + max(repeats, eval_s if plan.untrained_copy else 0.0))
     by_capacity = [sum(c.work_s * c.resources.get(kind.lower(), 0) for c in costs) / cluster[kind]
                    for kind in ("CPU", "GPU") if cluster.get(kind)]

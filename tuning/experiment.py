@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import math
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -42,6 +43,7 @@ OPTUNA_JOURNAL = "optuna_journal.log"
 SEEDS_SUFFIX = "__seeds"
 UNTRAINED_SUFFIX = "__untrained"
 ASHA_GRACE_EPOCHS = 2
+ASHA_REDUCTION_FACTOR = 2
 MAX_FAILURES = 2  # a trial whose worker died is retried from its last checkpoint this many times
 
 
@@ -113,6 +115,7 @@ def _metadata(plan: ExperimentPlan, extra: dict[str, Any] | None = None) -> dict
         "early_stopping": f"ASHA on {plan.objective.metric} ({plan.objective.split} split), "
                           f"grace {min(ASHA_GRACE_EPOCHS, plan.max_epochs)} epochs, max {plan.max_epochs}; "
                           + _patience(plan),
+        "evaluation": _evaluation(plan),
         "num_samples": plan.num_samples,
         "max_concurrent": plan.max_concurrent,
         "resources": plan.resources,
@@ -129,6 +132,17 @@ def _metadata(plan: ExperimentPlan, extra: dict[str, Any] | None = None) -> dict
     commit = provenance["git"]["commit"]
     metadata["code_version"] = (commit[:7] + ("+dirty" if provenance["git"]["dirty"] else "")) if commit else "unknown"
     return {**metadata, "provenance": provenance}
+
+
+def _evaluation(plan: ExperimentPlan) -> str:
+    """Which epochs are scored and evaluated (`--eval-every`), in words."""
+    every = plan.settings.eval_every
+    if every == 1:
+        return "every epoch is scored and evaluated"
+    return (f"every {every}th epoch is scored and evaluated (--eval-every {every}), and always the first epoch a run "
+            f"trains, ASHA's milestones {list(asha_milestones(plan.max_epochs))}, the last planned epoch and a "
+            "restored early-stopping epoch; the other epochs report evaluated: false with the last evaluated "
+            "epoch's records (evaluated_epoch), and the tables use evaluated epochs only")
 
 
 def _patience(plan: ExperimentPlan) -> str:
@@ -153,7 +167,8 @@ def _new_tuner(plan: ExperimentPlan, trainable: Any, callbacks: Sequence[tune.Ca
     # max_t is one past the last epoch: a trial whose best epoch is not its last reports the
     # restored best epoch once more (iteration max_epochs + 1), which ASHA must not cut away.
     scheduler = ASHAScheduler(time_attr="training_iteration", max_t=plan.max_epochs + 1,
-                              grace_period=min(ASHA_GRACE_EPOCHS, plan.max_epochs), reduction_factor=2)
+                              grace_period=min(ASHA_GRACE_EPOCHS, plan.max_epochs),
+                              reduction_factor=ASHA_REDUCTION_FACTOR)
     return tune.Tuner(
         trainable,
         param_space={},
@@ -178,10 +193,22 @@ def _new_tuner(plan: ExperimentPlan, trainable: Any, callbacks: Sequence[tune.Ca
     )
 
 
-def _trainable(plan: ExperimentPlan, data_ref: Any, folder: str) -> Any:
+def asha_milestones(max_epochs: int) -> tuple[int, ...]:
+    """The training iterations at which `_new_tuner`'s ASHA compares trials (its rungs: grace *
+    2^k below max_t, as Ray's AsyncHyperBand builds them); a trial's epoch e reports iteration e."""
+    grace, max_t = min(ASHA_GRACE_EPOCHS, max_epochs), max_epochs + 1
+    rungs = int(math.log(max_t / grace) / math.log(ASHA_REDUCTION_FACTOR) + 1)
+    return tuple(grace * ASHA_REDUCTION_FACTOR ** k for k in range(rungs))
+
+
+def _trainable(plan: ExperimentPlan, data_ref: Any, folder: str, scheduled: bool = False) -> Any:
     """The trainable of the experiment in `folder`, registered under its own name: Tune's trainable
-    registry is keyed by name, and experiments running side by side must not replace each other's."""
-    trainable = tune.with_parameters(tsad_trainable, data_ref=data_ref, settings=plan.settings, plugins=plan.plugins)
+    registry is keyed by name, and experiments running side by side must not replace each other's.
+    `scheduled`: ASHA compares its trials, so its milestones are always evaluated (`--eval-every`)."""
+    settings = plan.settings
+    if scheduled:
+        settings = dataclasses.replace(settings, evaluate_epochs=asha_milestones(plan.max_epochs))
+    trainable = tune.with_parameters(tsad_trainable, data_ref=data_ref, settings=settings, plugins=plan.plugins)
     trainable.__name__ = f"tsad_trainable__{folder}"
     return tune.with_resources(trainable, plan.resources)
 
@@ -277,7 +304,7 @@ def run_experiment(plan: ExperimentPlan, data_ref: Any, callbacks: Sequence[tune
     """Run the experiment, resume it if it was interrupted, or skip it if it is complete."""
     if (plan.path / COMPLETE_FILE).is_file():
         return _skipped(plan.name, plan.path)
-    trainable = _trainable(plan, data_ref, plan.name)
+    trainable = _trainable(plan, data_ref, plan.name, scheduled=True)
     if tune.Tuner.can_restore(str(plan.path)):
         tuner = _restore(plan.path, trainable)
     else:

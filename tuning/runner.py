@@ -55,6 +55,7 @@ class GridRequest:
     fixed: dict[str, Any] = dataclasses.field(default_factory=dict)
     epochs_cap: int | None = None
     max_windows_per_epoch: int | None = None
+    eval_every: int = 1
     data_root: Path | None = None
     nan_policy: str = "error"
     val_fraction: float = 0.2
@@ -251,7 +252,8 @@ def plan_grid(request: GridRequest) -> GridPlan:
                                      cpus=resources["cpu"], protocols=protocols,
                                      score_postprocessing=evaluation.pop("score_postprocessing", "none"),
                                      protocol_options=evaluation, protocol_mode=mode.name,
-                                     vus_window=request.vus_window, precision=request.precision)
+                                     vus_window=request.vus_window, precision=request.precision,
+                                     eval_every=request.eval_every)
             dataset_space = _apply_fixed(space, space.paper_point(name), allowed) if grid.paper_settings else space
             _check_fixed_values(model, name, dataset_space)
             experiments.append(ExperimentPlan(

@@ -30,6 +30,7 @@ NUMERIC_FLAGS: dict[str, tuple[str, bool, float, bool]] = {
     "seed": ("--seed", True, 0, True),
     "epochs_cap": ("--epochs-cap", True, 1, True),
     "max_windows_per_epoch": ("--max-windows-per-epoch", True, 1, True),
+    "eval_every": ("--eval-every", True, 1, True),
     "time_budget": ("--time-budget", False, 0, False),
     "num_cpus": ("--num-cpus", True, 1, True),
 }

@@ -74,8 +74,17 @@ def stop_gradient_discrepancies(a_maps: Sequence[torch.Tensor],
 
 def symmetric_discrepancies(a_maps: Sequence[torch.Tensor], b_maps: Sequence[torch.Tensor]) -> list[torch.Tensor]:
     """KL_t(a||b) + KL_t(b||a) of every pair of maps, [B, L] each: what both the score and (in
-    value) the minimax terms are made of, so an evaluation pass computes it once."""
-    return [row_kl(a, b) + row_kl(b, a) for a, b in zip(a_maps, b_maps)]
+    value) the minimax terms are made of, so an evaluation pass computes it once.
+
+    Bit for bit `row_kl(a, b) + row_kl(b, a)` at half its cost: each logarithm is taken once, and
+    KL(b||a) is the negated sum of b * (log a - log b) (IEEE negation is exact, so the terms are
+    the same floats); in at least float32 under bf16 autocast, as `row_kl`."""
+    pairs = []
+    for a, b in zip(a_maps, b_maps):
+        a, b = widen_half(a), widen_half(b)
+        log_ratio = torch.log(a + KL_EPSILON) - torch.log(b + KL_EPSILON)
+        pairs.append((a * log_ratio).sum(dim=-1).mean(dim=1) - (b * log_ratio).sum(dim=-1).mean(dim=1))
+    return pairs
 
 
 def discrepancy_term(discrepancies: Sequence[torch.Tensor]) -> torch.Tensor:
