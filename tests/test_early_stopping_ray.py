@@ -61,3 +61,23 @@ def test_asha_cuts_at_rungs_and_a_cut_trial_is_reported_at_its_best_epoch(ray_se
     for reason in cut.reported_because:
         assert "the trial ended after epoch 2 (ASHA" in reason
     assert (trials.reported_epoch <= trials.epochs).all()
+
+
+def test_eval_every_on_the_cluster_skips_scoring_between_milestones_and_tables_use_evaluated_epochs(ray_session,
+                                                                                                     tmp_path):
+    """--eval-every 5 over 6 epochs: ASHA's milestones (2, 4), the first and the last epoch and
+    every 5th are evaluated; epoch 3 trains unscored, carrying epoch 2's records (Tune needs the
+    objective), with no scores stored; the tables report the last epoch."""
+    plan = plan_grid(GridRequest(grid=GRID, storage=tmp_path, run_name="sparse", protocol="clean",
+                                 fixed={"epochs": 6}, eval_every=5, untrained_copies=False))
+    (outcome,) = run_grid(plan, printer=lambda line: None)
+    assert (outcome.status, outcome.trials, outcome.errors) == ("complete", 1, 0)
+    (result,) = (tmp_path / "sparse" / "mlp_autoencoder__synthetic").glob("*/result.json")
+    reports = [json.loads(line) for line in result.read_text().splitlines() if line.strip()]
+    assert [(r["epoch"], r["evaluated"], r["evaluated_epoch"]) for r in reports] == [
+        (1, True, 1), (2, True, 2), (3, False, 2), (4, True, 4), (5, True, 5), (6, True, 6)]
+    assert reports[2]["val_loss"] == reports[1]["val_loss"] and reports[2]["val_percentile"] == reports[1]["val_percentile"]
+    trials = pd.read_csv(write_tables(tmp_path / "sparse")["trials.csv"])
+    assert list(trials.reported_epoch) == [6]
+    metadata = json.loads((tmp_path / "sparse" / "mlp_autoencoder__synthetic" / "tsadbench_experiment.json").read_text())
+    assert metadata["settings"]["eval_every"] == 5 and "ASHA's milestones [2, 4]" in metadata["evaluation"]
