@@ -48,6 +48,8 @@ def oracle_trial(config: dict, data, settings: TrialSettings) -> list[tuple[dict
     cls = get_model(settings.model)
     model_values, run_values = split_config(config, cls)
     model = cls(data.n_channels, cls.Config.from_dict(model_values), seed=run_values["seed"])
+    if settings.precision != "fp32":
+        model.set_precision(settings.precision)
     split = monitored_split(cls, settings.dataset, settings.protocol_mode)
     monitored = data.val if split == "val" else data.test
     best_loss, best_epoch, bad, best_state, best_stats = math.inf, 0, 0, None, {}
@@ -104,9 +106,10 @@ def same(a, b) -> bool:
     return type(a) is type(b) and a == b
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
-def test_one_pass_per_split_reports_every_number_of_the_old_loop_bit_for_bit(name, data):
-    settings = TrialSettings(name, "synthetic", protocols=PROTOCOLS, protocol_mode="paper")
+@pytest.mark.parametrize("name,precision", [(name, "fp32") for name in sorted(MODELS)]
+                         + [(name, "bf16") for name in ("anomaly_transformer", "transmamba", "dual_stf")])
+def test_one_pass_per_split_reports_every_number_of_the_old_loop_bit_for_bit(name, precision, data):
+    settings = TrialSettings(name, "synthetic", protocols=PROTOCOLS, protocol_mode="paper", precision=precision)
     config = {**smoke_config(name), **RUN}
     reports = []
     run_trial(config, data, settings, lambda metrics, artifacts: reports.append((metrics, artifacts["scores"])))
@@ -122,10 +125,13 @@ def test_one_pass_per_split_reports_every_number_of_the_old_loop_bit_for_bit(nam
             assert np.array_equal(scores[split], oracle_scores[split]), f"{name}: {split} scores differ"
 
 
-@pytest.mark.parametrize("name", ["anomaly_transformer", "transmamba", "mlp_autoencoder"])
-def test_a_shared_pass_equals_the_two_separate_calls(name, data):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+@pytest.mark.parametrize("name", ["anomaly_transformer", "stformer", "transmamba", "dual_stf", "twavefussion",
+                                  "mlp_autoencoder"])
+def test_a_shared_pass_equals_the_two_separate_calls(name, precision, data):
     cls = get_model(name)
     model = cls(data.n_channels, cls.Config.from_dict(smoke_config(name)), seed=1)
+    model.set_precision(precision)
     model.train_epoch(data.train, max_windows=64)
     scores, loss = model.score_set_and_loss(data.test)
     separate = model.score_set(data.test)
