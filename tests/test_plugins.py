@@ -46,7 +46,7 @@ def test_a_plugin_outside_the_repository_passes_check(tmp_path, capsys):
     assert zoo_main(["check", str(path)]) == 0
     lines = capsys.readouterr().out.splitlines()
     results = [line for line in lines if line.startswith(("PASS", "FAIL"))]
-    assert len(results) == 7 and all(line.startswith("PASS  plugin_ok") for line in results), lines
+    assert len(results) == 8 and all(line.startswith("PASS  plugin_ok") for line in results), lines
     assert str(path.with_suffix(".yaml")) in lines[0]
 
 
@@ -69,6 +69,23 @@ def test_a_plugin_that_reuses_its_rng_wrongly_fails_the_seed_and_resume_checks(t
     out = capsys.readouterr().out
     assert "FAIL  plugin_noisy  same seed, same scores: two detectors trained with seed 7 differ" in out
     assert "FAIL  plugin_noisy  resume from state_dict" in out
+
+
+def test_a_plugin_whose_shared_pass_differs_from_its_hooks_fails_check(tmp_path, capsys):
+    path = _plugin_copy(tmp_path / "shared", "plugin_shared")
+    path.write_text(path.read_text() + textwrap.dedent("""
+
+        def _scores_and_scaled_losses(self, batch):
+            scores, losses = TorchWindowDetector._window_scores_and_losses(self, batch)
+            return scores, 2 * losses
+
+
+        ConvAutoencoder._window_scores_and_losses = _scores_and_scaled_losses
+        """))
+    assert zoo_main(["check", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  plugin_shared  one pass for scores and loss: score_set_and_loss gave validation loss" in out, out
+    assert "PASS  plugin_shared  same seed, same scores" in out
 
 
 @pytest.mark.parametrize("source, message", [

@@ -172,6 +172,21 @@ def _check_resume(context: _Context) -> str:
     return "2nd epoch after torch.save/torch.load matches uninterrupted training"
 
 
+def _check_shared_pass(context: _Context) -> str:
+    model = context.trained()
+    series = synthetic_series(context.min_points + 3 * context.config.win_size + 5, 3, seed=4)
+    scores, loss = model.score_set_and_loss(series)
+    separate = model.score_set(series)
+    if scores.keys() != separate.keys() or not all(np.array_equal(scores[k], separate[k]) for k in scores):
+        raise CheckFailure("score_set_and_loss returned other scores than score_set: a `_window_scores_and_losses` or "
+                           "`_score_set_and_loss` override must return exactly what the separate hooks return")
+    expected = model.validation_loss(series)
+    if loss != expected:
+        raise CheckFailure(f"score_set_and_loss gave validation loss {loss!r}, validation_loss {expected!r}: the shared "
+                           "pass must compute the same loss (and draw no global random numbers)")
+    return "score_set_and_loss equals score_set and validation_loss, bit for bit"
+
+
 def _check_short_series(context: _Context) -> str:
     shortest = context.min_points
     if shortest < 2:
@@ -198,6 +213,7 @@ CHECKS: dict[str, Callable[[_Context], str]] = {
     "one finite score per point": _check_scores,
     "same seed, same scores": _check_seed,
     "resume from state_dict": _check_resume,
+    "one pass for scores and loss": _check_shared_pass,
     "short series refused": _check_short_series,
 }
 
