@@ -149,8 +149,11 @@ def test_ctrl_c_stops_the_grid_and_resume_finishes_it(ray_session, tmp_path):
                "--models", "mlp_autoencoder,random", "--fix", "epochs=10", "--fix", "win_size=96",
                "--num-samples", "3", "--max-concurrent", "1", "--protocol", "clean", "--address", address,
                "--storage", str(tmp_path), "--name", "stopped"]
+    # A test runner started in the background of a non-interactive shell ignores SIGINT, and so
+    # would the driver (Python leaves an ignored SIGINT ignored): give the driver the default.
     driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                              env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = []
     for line in driver.stdout:
         seen.append(line)

@@ -38,7 +38,7 @@ def test_the_readme_commands_check_and_run_the_example_plugin(ray_session, tmp_p
         assert done.returncode == 0, f"{command}\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
         outputs.append(done.stdout)
     check_lines = [line for line in outputs[0].splitlines() if line.startswith(("PASS", "FAIL"))]
-    assert len(check_lines) == 7 and all(line.startswith("PASS  conv_autoencoder") for line in check_lines)
+    assert len(check_lines) == 8 and all(line.startswith("PASS  conv_autoencoder") for line in check_lines)
     [run] = list((tmp_path / "ray_results").iterdir())
     assert "trials: 3 run, 0 failed" in outputs[1], outputs[1]  # conv_autoencoder, its untrained copy, random
     metadata = json.loads((run / "conv_autoencoder__synthetic" / "tsadbench_experiment.json").read_text())
