@@ -85,6 +85,8 @@ class TrialRecord:
         if report is not final and report.get("epoch") != wanted:
             return (f"epoch {report.get('epoch')}: the last evaluated epoch (epoch {wanted}, which the trial names, "
                     "was not evaluated: --eval-every)")
+        if report.get("epoch") == 0 and final.get("epochs_planned") == 0:
+            return "epoch 0: the initialised model, scored untrained"
         if not isinstance(stopping, dict):
             return f"epoch {report.get('epoch')}: the last epoch trained (no early stopping)"
         rule = f"lowest {stopping['split']} loss, patience {stopping['patience']}, min_delta {stopping['min_delta']}"

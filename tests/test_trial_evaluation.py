@@ -276,3 +276,14 @@ def test_eval_every_reaches_every_trial_and_the_experiments_provenance(tmp_path)
     assert meta["settings"]["eval_every"] == 4
     assert "every 4th epoch is scored and evaluated (--eval-every 4)" in meta["evaluation"]
     assert str(list(asha_milestones(10))) in meta["evaluation"]
+
+
+def test_an_untrained_copy_is_reported_as_the_initialised_model(tmp_path):
+    from tsadbench.results.records import TrialRecord
+
+    untrained = TrialRecord("e", "m", "d", tmp_path, {}, [{"epoch": 0, "reported_epoch": 0, "epochs_planned": 0}],
+                            None, {})
+    assert untrained.reported_epoch_reason == "epoch 0: the initialised model, scored untrained"
+    trained = TrialRecord("e", "m", "d", tmp_path, {}, [{"epoch": 1, "reported_epoch": 1, "epochs_planned": 1}],
+                          None, {})
+    assert trained.reported_epoch_reason == "epoch 1: the last epoch trained (no early stopping)"
