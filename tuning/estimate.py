@@ -145,9 +145,7 @@ class BackgroundCalibration:
     def __init__(self, experiments: list[ExperimentPlan], datasets: dict[str, PreparedData]):
         self._results: dict[str, tuple[float, float] | Exception] = {}
         self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(experiments, datasets), name="calibration",
-                                        daemon=True)
-        self._thread.start()
+        threading.Thread(target=self._run, args=(experiments, datasets), name="calibration", daemon=True).start()
 
     def _run(self, experiments: list[ExperimentPlan], datasets: dict[str, PreparedData]) -> None:
         try:
