@@ -39,6 +39,11 @@ RAY_ENVIRONMENT = {
     # 60 s would mislead; a trial that fits no node is named in the plan before the run instead.
     "TUNE_WARN_INSUFFICENT_RESOURCE_THRESHOLD_S": "86400",
     "TUNE_WARN_INSUFFICENT_RESOURCE_THRESHOLD_S_AUTOSCALER": "86400",
+    # The untrained copies run as Ray tasks (untrained.py) in pooled workers that keep torch
+    # imported. Ray kills an idle worker beyond its soft limit after 1 s, and trial actors count
+    # towards that limit, so every copy paid a new worker's imports (about 2.5 CPU-s) for a
+    # fraction of a second of scoring; idle workers of the local cluster now live for a minute.
+    "RAY_idle_worker_killing_time_threshold_ms": "60000",
 }
 TOKEN_FILE = Path("~/.ray/auth_token").expanduser()
 SINGLE_NODE_VARIABLE = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"

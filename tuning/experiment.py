@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import json
 import math
+import threading
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -27,6 +28,7 @@ from ..search_spaces import SearchSpace
 from ..zoo import get_model
 from ..zoo.plugins import PluginBundle
 from .objectives import Objective
+from .progress import TrialLinePrinter
 from .early_stopping import describe as describe_early_stopping
 from .journal_search import JournalOptunaSearch
 from .provenance import experiment_provenance
@@ -34,6 +36,7 @@ from .run_files import (StorageFullError, atomic_write_json, back_up_ray_state, 
                         repair_ray_state)
 from .trainable import tsad_trainable
 from .trial import TrialSettings, precision_record
+from .untrained import score_untrained
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -373,16 +376,42 @@ def run_seed_repeats(plan: ExperimentPlan, data_ref: Any, callbacks: Sequence[tu
     return _run_fixed_configs(plan, data_ref, callbacks, SEEDS_SUFFIX, variant, plan.seeds)
 
 
-def run_untrained_copy(plan: ExperimentPlan, data_ref: Any, callbacks: Sequence[tune.Callback] = ()) -> ExperimentOutcome:
+def run_untrained_copy(plan: ExperimentPlan, data_ref: Any, callbacks: Sequence[tune.Callback] = (),
+                       stop: threading.Event | None = None) -> ExperimentOutcome:
     """Kim et al.'s (AAAI 2022) sanity check: the best configuration, initialised and scored without
     any training, under the same scoring and threshold protocols, in `<name>__untrained`. Its
-    tables row is `<model>:untrained`, a sanity baseline beside the trained model."""
+    tables row is `<model>:untrained`, a sanity baseline beside the trained model.
+
+    It runs as one Ray task (`untrained.score_untrained`); the `TrialLinePrinter` among `callbacks`
+    prints its line. A copy that an earlier version began as a Tune run is resumed by Tune.
+    `stop` set (Ctrl-C) cancels the task: the copy is interrupted and scored again on `--resume`."""
     display = get_model(plan.settings.model).display_name
 
     def variant(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         return ({**config, "untrained": True},
                 {"model": plan.settings.model + UNTRAINED_MODEL_SUFFIX, "model_display_name": f"Untrained {display}",
                  "untrained_copy_of": plan.name, "best_config": config,
-                 "early_stopping": "none: untrained copy, scored once after initialisation (0 epochs)"})
+                 "early_stopping": "none: untrained copy, scored once after initialisation (0 epochs)",
+                 "executed_as": "one Ray task (nothing to search, schedule or checkpoint)"})
 
-    return _run_fixed_configs(plan, data_ref, callbacks, UNTRAINED_SUFFIX, variant, 1)
+    name = plan.name + UNTRAINED_SUFFIX
+    path = plan.grid_dir / name
+    if (path / COMPLETE_FILE).is_file():
+        return _skipped(name, path)
+    if tune.Tuner.can_restore(str(path)):
+        return _run_fixed_configs(plan, data_ref, callbacks, UNTRAINED_SUFFIX, variant, 1)
+    config = best_config(plan)
+    if config is None:
+        return ExperimentOutcome(name, path, "no_best_trial", 0, 0)
+    param_space, meta = variant(config)
+    path.mkdir(parents=True, exist_ok=True)
+    _write_state(path / EXPERIMENT_FILE, _metadata(plan, meta))
+    printer = next((c for c in callbacks if isinstance(c, TrialLinePrinter)), None)
+    ended = score_untrained(path, param_space, data_ref, plan.settings, plan.plugins, plan.resources, printer,
+                            stop or threading.Event())
+    if ended is None:
+        return ExperimentOutcome(name, path, "interrupted", 0, 0)
+    trials, errors = ended
+    _write_state(path / COMPLETE_FILE, {"trials": trials, "errors": errors,
+                                        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")})
+    return ExperimentOutcome(name, path, "complete", trials, errors)

@@ -65,8 +65,7 @@ class TrialLinePrinter(tune.Callback):
         self.__dict__.update({"done": 0, "failed": 0, "running": set(), "headline": "at-compat",
                               "started": time.monotonic(), "_stop": None, **state})
 
-    def _line(self, trial: Any, status: str) -> str:
-        result = trial.last_result or {}
+    def _line(self, result: dict[str, Any], status: str) -> str:
         headline = _nested(result, self.headline.replace("-", "_")) or {}
         oracle = _nested(result, "best_f1") or {}
         objective = _nested(result, self.objective_metric)
@@ -107,24 +106,34 @@ class TrialLinePrinter(tune.Callback):
         if self._stop is not None:
             self._stop.set()
 
-    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self.running.add(trial.trial_id)
+    def trial_started(self, trial_id: str) -> None:
+        """A trial of this experiment began (a Tune trial, or an untrained copy's Ray task)."""
+        self.running.add(trial_id)
         if _ACTIVE_BOARD is not None:
-            _ACTIVE_BOARD.trial_event(self.experiment, trial.trial_id, "start")
+            _ACTIVE_BOARD.trial_event(self.experiment, trial_id, "start")
+
+    def trial_ended(self, trial_id: str, result: dict[str, Any] | None, error_kept_in: str | None = None) -> None:
+        """A trial ended with its last `result`; `error_kept_in` names the folder of a failed one."""
+        self.running.discard(trial_id)
+        if error_kept_in is None:
+            self.done += 1
+        else:
+            self.failed += 1
+        if _ACTIVE_BOARD is not None:
+            _ACTIVE_BOARD.trial_event(self.experiment, trial_id, "end")
+        if error_kept_in is None:
+            self.printer(self._line(result or {}, "done"))
+        else:
+            self.printer(self._line(result or {}, "FAILED") + f"  (error kept in {error_kept_in})")
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.trial_started(trial.trial_id)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self.running.discard(trial.trial_id)
-        self.done += 1
-        if _ACTIVE_BOARD is not None:
-            _ACTIVE_BOARD.trial_event(self.experiment, trial.trial_id, "end")
-        self.printer(self._line(trial, "done"))
+        self.trial_ended(trial.trial_id, trial.last_result)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self.running.discard(trial.trial_id)
-        self.failed += 1
-        if _ACTIVE_BOARD is not None:
-            _ACTIVE_BOARD.trial_event(self.experiment, trial.trial_id, "end")
-        self.printer(self._line(trial, "FAILED") + f"  (error kept in {trial.path})")
+        self.trial_ended(trial.trial_id, trial.last_result, str(trial.path))
 
 
 def _nested(result: dict, flat_key: str) -> Any:

@@ -24,7 +24,7 @@ from .grids import GridSpec
 from .objectives import get_objective, get_protocol_mode
 from .progress import GridBoard, TrialLinePrinter, WholeLinePrinter
 from .provenance import dataset_hashes
-from .scheduler import ExperimentJob, GridCallback, run_jobs
+from .scheduler import STOP, ExperimentJob, GridCallback, run_jobs
 from .snapshots import save_only_when_changed
 from .trial import RUN_KEYS, TrialSettings
 from .validation import check_trial_values
@@ -302,7 +302,7 @@ def _experiment_job(experiment: ExperimentPlan, data_ref: Any, printer: Callable
 
     def untrained() -> ExperimentOutcome:
         printer(f"{name}: untrained copy of the best configuration")
-        return run_untrained_copy(experiment, data_ref, callbacks(name + " untrained", 1))
+        return run_untrained_copy(experiment, data_ref, callbacks(name + " untrained", 1), STOP)
 
     followups = ([ExperimentJob(name + SEEDS_SUFFIX, experiment.grid_dir / (name + SEEDS_SUFFIX), seeds)]
                  if experiment.seeds else [])

@@ -56,7 +56,13 @@ def load_state(folder: str) -> dict[str, Any]:
     return {"model": model, "epoch": epoch}
 
 
-def _device() -> str:
+def save_scores(folder: str, labels: np.ndarray, scores: dict[str, Any]) -> None:
+    """Write an evaluated epoch's scores (train, val, test) with the test labels as `scores.npz`."""
+    np.savez_compressed(os.path.join(folder, SCORES_FILE), labels=labels, **scores)
+
+
+def trial_device() -> str:
+    """The trial's torch device: CUDA when Ray gave the trial a GPU, else the CPU."""
     return "cuda" if torch.cuda.is_available() and ray.get_gpu_ids() else "cpu"
 
 
@@ -82,7 +88,7 @@ def tsad_trainable(config: dict[str, Any], data_ref: Any, settings: TrialSetting
         with tempfile.TemporaryDirectory() as folder:
             save_state(folder, artifacts["state"])
             if artifacts["scores"] is not None:  # None: an epoch trained but not evaluated (--eval-every)
-                np.savez_compressed(os.path.join(folder, SCORES_FILE), labels=data.labels, **artifacts["scores"])
+                save_scores(folder, data.labels, artifacts["scores"])
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
-    run_trial(config, data, settings, report, state=state, device=_device())
+    run_trial(config, data, settings, report, state=state, device=trial_device())
