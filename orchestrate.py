@@ -283,6 +283,8 @@ def _dry_run(plan, args: argparse.Namespace) -> int:
 
 
 def _run(plan, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from concurrent.futures import ThreadPoolExecutor
+
     from tsadbench.results.report import write_report
     from tsadbench.tuning.cluster import start_ray, stop_ray, storage_problem
     from tsadbench.tuning.estimate import BackgroundCalibration, not_measured
@@ -312,6 +314,8 @@ def _run(plan, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
             print(f"Ray dashboard: {cluster.dashboard_url}" + (f" ({cluster.token_hint})" if cluster.token_hint else ""))
         estimate_s = _print_plan(plan, cluster.resources, calibration.measure if calibration else not_measured)
         outcomes = run_grid(plan, estimate_s=estimate_s)
+        # The tables and figures need only the files on disk: they are drawn while Ray shuts down.
+        report = ThreadPoolExecutor(max_workers=1, thread_name_prefix="report").submit(write_report, grid_dir)
     except OSError as error:
         if not is_storage_full(error):
             raise
@@ -322,7 +326,7 @@ def _run(plan, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     finally:
         stop_ray()
     interrupted = [o for o in outcomes if o.status == "interrupted"]
-    written = write_report(grid_dir)
+    written = report.result()
     trials, failed = sum(o.trials for o in outcomes), sum(o.errors for o in outcomes)
     print(f"trials: {trials} run, {failed} failed")
     print(f"tables: {written['main.md'].parent} (main.md/.tex/.csv, honest.*, published.*, records.csv, trials.csv)")
