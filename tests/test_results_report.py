@@ -103,3 +103,21 @@ def test_python_m_results_rebuilds_from_the_repository_root_without_torch_or_ray
     assert done.returncode == 0 and "tsadbench.results.plots.study" in imported, done.stderr
     assert not {name.split(".")[0] for name in imported} & {"torch", "ray"}
     assert not any(name.startswith(("tsadbench.zoo", "tsadbench.tuning")) for name in imported)
+
+
+def test_an_untrained_copy_gets_no_history_or_learning_curves_only_a_note(tmp_path):
+    """One trial scored once, untrained: an optimisation history or learning curves would show one point."""
+    rng = np.random.default_rng(5)
+    write_experiment(tmp_path, "mlp_autoencoder", "synthetic", [_scored(rng, f"ae{i}", 2, 0.3 + i / 10) for i in range(2)],
+                     display_name="MLP autoencoder")
+    copy = write_experiment(tmp_path, "mlp_autoencoder:untrained", "synthetic", [_scored(rng, "untrained_00000", 1, 0.9)],
+                            display_name="Untrained MLP autoencoder",
+                            extra_meta={"untrained_copy_of": "mlp_autoencoder__synthetic"})
+    copy.rename(tmp_path / "mlp_autoencoder__synthetic__untrained")
+    written = write_report(tmp_path)
+    stems = {Path(name).stem for name in written if name.startswith("figures/")}
+    assert stems == {"inflation", "timeline_synthetic", "history_mlp_autoencoder__synthetic",
+                     "curves_mlp_autoencoder__synthetic"}
+    html = written["report.html"].read_text()
+    assert ("optimisation history and learning curves of Untrained MLP autoencoder on synthetic: an untrained copy "
+            "is one trial scored once") in html

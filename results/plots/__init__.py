@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..select import Selection
+from ..select import UNTRAINED_MODEL_SUFFIX, Selection
 from .common import WrittenFigure
 from .curves import curves_figure
 from .inflation import inflation_figure
@@ -29,6 +29,10 @@ def write_figures(selections: list[Selection], labels: dict[str, str],
             figures.append(timeline)
     for selection in selections:
         label = labels.get(selection.model, selection.model)
+        if selection.model.endswith(UNTRAINED_MODEL_SUFFIX):
+            skipped.append(f"optimisation history and learning curves of {label} on {selection.dataset}: an untrained "
+                           "copy is one trial scored once, at epoch 0 (its scores are in the timeline)")
+            continue
         study, why_not = study_figures(selection, label, out)
         figures.extend(study)
         skipped.extend(why_not)
