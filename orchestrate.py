@@ -315,7 +315,9 @@ def _run(plan, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         estimate_s = _print_plan(plan, cluster.resources, calibration.measure if calibration else not_measured)
         outcomes = run_grid(plan, estimate_s=estimate_s)
         # The tables and figures need only the files on disk: they are drawn while Ray shuts down.
-        report = ThreadPoolExecutor(max_workers=1, thread_name_prefix="report").submit(write_report, grid_dir)
+        drawing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="report")
+        report = drawing.submit(write_report, grid_dir)
+        drawing.shutdown(wait=False)
     except OSError as error:
         if not is_storage_full(error):
             raise

@@ -328,6 +328,20 @@ def best_config(plan: ExperimentPlan) -> dict[str, Any] | None:
     return None if best is None or not best.config else dict(best.config)
 
 
+def _begin_best_config_run(plan: ExperimentPlan, path: Path,
+                           variant: Callable[[dict[str, Any]], tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, Any] | None:
+    """Write the metadata of a run of the experiment's best configuration, as `variant(config)` ->
+    (param space, metadata to add) makes it, in `path`; returns the param space, or None when the
+    search has no finished trial."""
+    config = best_config(plan)
+    if config is None:
+        return None
+    param_space, meta = variant(config)
+    path.mkdir(parents=True, exist_ok=True)
+    _write_state(path / EXPERIMENT_FILE, _metadata(plan, meta))
+    return param_space
+
+
 def _run_fixed_configs(plan: ExperimentPlan, data_ref: Any, callbacks: Sequence[tune.Callback], suffix: str,
                        variant: Callable[[dict[str, Any]], tuple[dict[str, Any], dict[str, Any]]],
                        n_trials: int) -> ExperimentOutcome:
@@ -341,12 +355,9 @@ def _run_fixed_configs(plan: ExperimentPlan, data_ref: Any, callbacks: Sequence[
     if tune.Tuner.can_restore(str(path)):
         tuner = _restore(path, trainable)
     else:
-        config = best_config(plan)
-        if config is None:
+        param_space = _begin_best_config_run(plan, path, variant)
+        if param_space is None:
             return ExperimentOutcome(name, path, "no_best_trial", 0, 0)
-        param_space, meta = variant(config)
-        path.mkdir(parents=True, exist_ok=True)
-        _write_state(path / EXPERIMENT_FILE, _metadata(plan, meta))
         tuner = tune.Tuner(
             trainable,
             param_space=param_space,
@@ -400,12 +411,9 @@ def run_untrained_copy(plan: ExperimentPlan, data_ref: Any, callbacks: Sequence[
         return _skipped(name, path)
     if tune.Tuner.can_restore(str(path)):
         return _run_fixed_configs(plan, data_ref, callbacks, UNTRAINED_SUFFIX, variant, 1)
-    config = best_config(plan)
-    if config is None:
+    param_space = _begin_best_config_run(plan, path, variant)
+    if param_space is None:
         return ExperimentOutcome(name, path, "no_best_trial", 0, 0)
-    param_space, meta = variant(config)
-    path.mkdir(parents=True, exist_ok=True)
-    _write_state(path / EXPERIMENT_FILE, _metadata(plan, meta))
     printer = next((c for c in callbacks if isinstance(c, TrialLinePrinter)), None)
     ended = score_untrained(path, param_space, data_ref, plan.settings, plan.plugins, plan.resources, printer,
                             stop or threading.Event())
