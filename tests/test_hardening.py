@@ -270,6 +270,29 @@ def test_2_damaged_ray_state_is_put_back_from_the_last_intact_copy(tmp_path):
     assert repair_ray_state(tmp_path) == []
 
 
+def test_2_a_state_file_rewritten_while_it_is_copied_never_becomes_the_backup(tmp_path, monkeypatch):
+    """Ray uploads its state in a background thread: a file may be cut short while it is copied."""
+    _ray_state(tmp_path, ["TERMINATED", "RUNNING"])
+    assert back_up_ray_state(tmp_path)
+    intact = {p.name: p.read_bytes() for p in tmp_path.glob("*state-*")}
+    copy = run_files.shutil.copy2
+
+    def copied_mid_write(source, destination):
+        copy(source, destination)
+        if Path(source).name.startswith("search_gen_state"):
+            Path(destination).write_bytes(b"")  # the upload had just truncated it
+
+    _ray_state(tmp_path, ["TERMINATED", "TERMINATED"])
+    monkeypatch.setattr(run_files.shutil, "copy2", copied_mid_write)
+    assert not back_up_ray_state(tmp_path)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tsadbench_state.")] == []
+    monkeypatch.undo()
+    for path in tmp_path.glob("searcher-state-*.pkl"):
+        path.write_bytes(b"")  # then the driver is killed mid-write
+    assert repair_ray_state(tmp_path) == sorted(intact)
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("*state-*")} == intact
+
+
 def test_2_damaged_ray_state_without_a_copy_names_the_folder(tmp_path):
     (tmp_path / "experiment_state-x.json").write_text("{")
     with pytest.raises(RunFolderError, match="no intact copy was kept"):

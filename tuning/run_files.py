@@ -181,20 +181,25 @@ def back_up_ray_state(folder: Path) -> bool:
     whether a new backup was made (an unchanged or damaged set is left as it is).
 
     Called after every controller step, so an unchanged set costs only a `stat` per file (sizes
-    and modification times against the backup's stamp). The copy is renamed into place whole but
-    not fsynced: it guards against a killed driver and a full disk, the faults Ray's own state
-    files (written without fsync) can suffer; after a power loss neither is durable."""
+    and modification times against the backup's stamp). It is the copies that are checked: Ray
+    uploads its state files in a background thread, which may be rewriting one while it is copied.
+    The copy is renamed into place whole but not fsynced: it guards against a killed driver and a
+    full disk, the faults Ray's own state files (written without fsync) can suffer; after a power
+    loss neither is durable."""
     files = _ray_state_files(folder)
     if not files:
         return False
     backup = folder / STATE_BACKUP_DIR
     stamp = {p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in files}
-    if _read_stamp(backup) == stamp or not all(_intact(p) for p in files):
+    if _read_stamp(backup) == stamp:
         return False
     staging = Path(tempfile.mkdtemp(prefix=".tsadbench_state.", dir=folder))
     try:
         for path in files:
             shutil.copy2(path, staging / path.name)
+        if not all(_intact(staging / path.name) for path in files):
+            shutil.rmtree(staging, ignore_errors=True)
+            return False
         (staging / STAMP_FILE).write_text(json.dumps(stamp))
         old = folder / f"{STATE_BACKUP_DIR}.old"
         shutil.rmtree(old, ignore_errors=True)
