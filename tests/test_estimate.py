@@ -51,8 +51,8 @@ def test_the_wall_estimate_packs_trials_into_slots_and_the_cluster(tmp_path):
 
 def test_calibration_measures_a_real_epoch_and_scales_it_to_the_full_splits(tmp_path):
     [experiment] = _plan(tmp_path).experiments
-    train_s, eval_s = calibrate(experiment, plan_grid_data(tmp_path))
-    assert train_s > 0 and eval_s > 0
+    train_s, eval_s, loss_s = calibrate(experiment, plan_grid_data(tmp_path))
+    assert train_s > 0 and eval_s > 0 and loss_s == 0  # every epoch evaluated: no loss-only epoch to cost
 
 
 def test_an_epoch_trains_one_window_per_stride(tmp_path):
@@ -116,7 +116,7 @@ def test_calibration_times_the_trained_second_epoch_not_the_restored_first(tmp_p
 
     monkeypatch.setattr(estimate, "run_trial", recording_run_trial)
     data = _plan_fixed(tmp_path, {"epochs": 3}).datasets["synthetic"]
-    train_s, _ = calibrate(experiment, data)
+    train_s, _, _ = calibrate(experiment, data)
     assert [(m["epoch"], m["early_stopping"].get("restored", False)) for m in reports] == [(1, False), (2, False),
                                                                                            (1, True)]
     warm = reports[1]["train_seconds"]
@@ -150,3 +150,20 @@ def test_the_estimate_counts_the_evaluation_of_evaluated_epochs_only(tmp_path):
     assert cost.work_s == 2 * (10 * 1.0 + 8 * 0.5)
     [full] = estimate_grid([every], {"synthetic": None}, {"CPU": 2}, measure=lambda e, d: (1.0, 0.5)).experiments
     assert full.work_s == 2 * 10 * 1.5
+
+
+def test_an_unevaluated_epoch_costs_its_early_stopping_loss_and_seed_repeats_have_no_milestones(tmp_path):
+    from tsadbench.tuning.estimate import EpochSeconds, evaluated_per_trial
+
+    grid = GridSpec("g", "", models=("mlp_autoencoder",), datasets=("synthetic",), num_samples=2, max_concurrent=2,
+                    tiny_models=True)
+    plan = plan_grid(GridRequest(grid=grid, storage=tmp_path, run_name="r", fixed={"epochs": 10, "patience": 20},
+                                 eval_every=3, seeds=3, untrained_copies=False))
+    [experiment] = plan.experiments
+    seconds = calibrate(experiment, plan.datasets["synthetic"])
+    assert seconds.monitored_loss > 0  # the validation split's loss, timed on the cut, scaled to the split
+    # a search trial: epochs 1, 3, 6, 9, 10 and ASHA's milestones 2, 4, 8; a seed repeat: 1, 3, 6, 9, 10
+    assert (evaluated_per_trial(experiment), evaluated_per_trial(experiment, scheduled=False)) == (8, 5)
+    [cost] = estimate_grid([experiment], plan.datasets, {"CPU": 1},
+                           measure=lambda e, d: EpochSeconds(1.0, 0.5, 0.25)).experiments
+    assert cost.work_s == 2 * (10 * 1.0 + 8 * 0.5 + 2 * 0.25) + 3 * (10 * 1.0 + 5 * 0.5 + 5 * 0.25)

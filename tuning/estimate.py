@@ -10,14 +10,17 @@ the windows an epoch really trains on (one per `train_stride` points, or `max_wi
 evaluation time to the points really scored. Every trial is
 counted at its full epochs (ASHA stops some earlier, so the figures are an upper bound for the
 searches); the wall time packs each experiment's trials into the slots its resources get, at most
-`max_concurrent` at once, and the grid into the whole cluster.
+`max_concurrent` at once, and the grid into the whole cluster. With `--eval-every K` only the
+evaluated epochs count their evaluation, and an epoch that is not evaluated still counts its
+early-stopping loss on the monitored split, timed on the cut as well.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
 import threading
-from typing import Any, Callable
+import time
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 import optuna
@@ -25,10 +28,20 @@ import optuna
 from ..datasets.preprocessing import PreparedData
 from .experiment import ExperimentPlan, asha_milestones
 from ..zoo import get_model
-from .trial import run_trial, split_config
+from .trial import early_stopping_for, run_trial, split_config
 
 CALIBRATION_POINTS = 1024
 CALIBRATION_WINDOWS = 64
+
+
+class EpochSeconds(NamedTuple):
+    """Seconds of one full-size epoch: its training, its evaluation (scoring every split and every
+    protocol), and the early-stopping loss that an epoch `--eval-every` leaves unevaluated still
+    computes (0 without early stopping, or where every epoch is evaluated)."""
+
+    train: float
+    evaluation: float
+    monitored_loss: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +58,7 @@ class ExperimentCost:
     untrained_copy: bool = False
     calibration_error: str | None = None
     evaluated_epochs: int | None = None
+    loss_s_per_epoch: float = 0.0
 
     @property
     def epoch_s(self) -> float:
@@ -54,9 +68,11 @@ class ExperimentCost:
     @property
     def work_s(self) -> float:
         """Seconds of trial work: every trial at full epochs, of which `evaluated_epochs` (default:
-        all) are scored and evaluated (`--eval-every`), the untrained copy scored once."""
+        all) are scored and evaluated (`--eval-every`) and the others count their early-stopping
+        loss; the untrained copy scored once."""
         evaluated = self.epochs if self.evaluated_epochs is None else self.evaluated_epochs
         return (self.epochs * self.train_s_per_epoch + evaluated * self.eval_s_per_epoch
+                + (self.epochs - evaluated) * self.loss_s_per_epoch
                 + (self.eval_s_per_epoch if self.untrained_copy else 0.0))
 
 
@@ -114,9 +130,26 @@ def training_windows(plan: ExperimentPlan, config: dict[str, Any], points: int) 
     return max((points - window) // stride + 1, 1)
 
 
-def calibrate(plan: ExperimentPlan, data: PreparedData) -> tuple[float, float]:
-    """(training seconds, evaluation seconds) of one full-size epoch of the experiment, measured
-    on a cut of the data (the second epoch: the first pays for warm-up) and scaled to the full splits."""
+def _monitored_loss_seconds(plan: ExperimentPlan, config: dict[str, Any], cut: PreparedData,
+                            data: PreparedData) -> float:
+    """Seconds of the early-stopping loss on the full monitored split (timed warm on the cut and
+    scaled per point); 0 where no epoch goes unevaluated or the trial has no early stopping."""
+    model_cls = get_model(plan.settings.model)
+    model_values, run_values = split_config(config, model_cls)
+    stopping = early_stopping_for(model_cls, plan.settings, run_values)
+    if plan.settings.eval_every == 1 or stopping is None:
+        return 0.0
+    model = model_cls(cut.n_channels, model_cls.Config.from_dict(model_values), seed=plan.settings.seed)
+    series = getattr(cut, stopping.split)
+    model.validation_loss(series)
+    started = time.perf_counter()
+    model.validation_loss(series)
+    return (time.perf_counter() - started) * getattr(data, stopping.split).shape[0] / series.shape[0]
+
+
+def calibrate(plan: ExperimentPlan, data: PreparedData) -> EpochSeconds:
+    """The seconds of one full-size epoch of the experiment, measured on a cut of the data (the
+    second epoch: the first pays for warm-up) and scaled to the full splits."""
     config = calibration_config(plan)
     cut = _cut(data, max(CALIBRATION_POINTS, 4 * int(config.get("win_size", 0))))
     settings = dataclasses.replace(plan.settings, max_windows_per_epoch=CALIBRATION_WINDOWS)
@@ -133,7 +166,8 @@ def calibrate(plan: ExperimentPlan, data: PreparedData) -> tuple[float, float]:
     train_scale = windows / min(CALIBRATION_WINDOWS, training_windows(plan, config, cut.train.shape[0]))
     scored = data.train.shape[0] + data.val.shape[0] + data.test.shape[0]
     eval_scale = scored / (cut.train.shape[0] + cut.val.shape[0] + cut.test.shape[0])
-    return measured["train"] * train_scale, (measured["epoch"] - measured["train"]) * eval_scale
+    return EpochSeconds(measured["train"] * train_scale, (measured["epoch"] - measured["train"]) * eval_scale,
+                        _monitored_loss_seconds(plan, config, cut, data))
 
 
 class BackgroundCalibration:
@@ -157,8 +191,8 @@ class BackgroundCalibration:
         finally:
             self._done.set()
 
-    def measure(self, plan: ExperimentPlan, data: PreparedData) -> tuple[float, float]:
-        """(training seconds, evaluation seconds) of one full-size epoch of `plan`, as `calibrate`."""
+    def measure(self, plan: ExperimentPlan, data: PreparedData) -> EpochSeconds:
+        """The seconds of one full-size epoch of `plan`, as `calibrate`."""
         self._done.wait()
         result = self._results[plan.name]
         if isinstance(result, Exception):
@@ -166,39 +200,46 @@ class BackgroundCalibration:
         return result
 
 
-def evaluated_per_trial(plan: ExperimentPlan) -> int:
+def evaluated_per_trial(plan: ExperimentPlan, scheduled: bool = True) -> int:
     """How many of a full-length trial's epochs are scored and evaluated (`TrialSettings.evaluates`,
-    with ASHA's milestones, and the first epoch)."""
-    settings = dataclasses.replace(plan.settings, evaluate_epochs=asha_milestones(plan.max_epochs))
+    and the first epoch): with ASHA's milestones for a search's trial (`scheduled`), without them
+    for a seed repeat."""
+    settings = dataclasses.replace(plan.settings, evaluate_epochs=asha_milestones(plan.max_epochs) if scheduled else ())
     return sum(1 for epoch in range(1, plan.max_epochs + 1) if epoch == 1 or settings.evaluates(epoch, plan.max_epochs))
 
 
-def not_measured(plan: ExperimentPlan, data: PreparedData) -> tuple[float, float]:
+def not_measured(plan: ExperimentPlan, data: PreparedData) -> EpochSeconds:
     """A `measure` for a plan without time estimate."""
-    return 0.0, 0.0
+    return EpochSeconds(0.0, 0.0)
 
 
 def estimate_grid(experiments: list[ExperimentPlan], datasets: dict[str, PreparedData], cluster: dict[str, float],
-                  measure: Callable[[ExperimentPlan, PreparedData], tuple[float, float]] = calibrate) -> GridEstimate:
+                  measure: Callable[[ExperimentPlan, PreparedData], tuple[float, ...]] = calibrate) -> GridEstimate:
     """Cost every experiment and the grid's wall time on a cluster with `cluster` resources
-    (Ray's names: CPU, GPU); `measure` gives (train, eval) seconds per full epoch."""
+    (Ray's names: CPU, GPU); `measure` gives the `EpochSeconds` of a full epoch (a plain
+    (train, evaluation) pair counts no early-stopping loss)."""
     costs, critical = [], 0.0
     for plan in experiments:
         error = None
         try:
-            train_s, eval_s = measure(plan, datasets[plan.settings.dataset])
+            seconds = EpochSeconds(*measure(plan, datasets[plan.settings.dataset]))
         except Exception as failure:  # the trials will fail the same way: Tune records that, the plan says so
-            train_s, eval_s, error = 0.0, 0.0, f"{type(failure).__name__}: {failure}"
+            seconds, error = EpochSeconds(0.0, 0.0), f"{type(failure).__name__}: {failure}"
+        train_s, eval_s, loss_s = seconds
         slots = slots_for(plan.resources, cluster)
-        evaluated = evaluated_per_trial(plan)
+        searched, repeated = evaluated_per_trial(plan), evaluated_per_trial(plan, scheduled=False)
         cost = ExperimentCost(plan.name, plan.num_samples + plan.seeds + int(plan.untrained_copy),
                               (plan.num_samples + plan.seeds) * plan.max_epochs, dict(plan.resources), slots,
-                              train_s, eval_s, plan.untrained_copy, error, (plan.num_samples + plan.seeds) * evaluated)
+                              train_s, eval_s, plan.untrained_copy, error,
+                              plan.num_samples * searched + plan.seeds * repeated, loss_s)
         costs.append(cost)
-        trial_s = plan.max_epochs * train_s + evaluated * eval_s
+
+        def trial_s(evaluated: int) -> float:
+            return plan.max_epochs * train_s + evaluated * eval_s + (plan.max_epochs - evaluated) * loss_s
+
         at_once = max(min(slots, plan.max_concurrent, plan.num_samples), 1)
-        search = math.ceil(plan.num_samples / at_once) * trial_s
-        repeats = math.ceil(plan.seeds / max(min(slots, plan.max_concurrent), 1)) * trial_s
+        search = math.ceil(plan.num_samples / at_once) * trial_s(searched)
+        repeats = math.ceil(plan.seeds / max(min(slots, plan.max_concurrent), 1)) * trial_s(repeated)
         critical = max(critical, search + max(repeats, eval_s if plan.untrained_copy else 0.0))
     by_capacity = [sum(c.work_s * c.resources.get(kind.lower(), 0) for c in costs) / cluster[kind]
                    for kind in ("CPU", "GPU") if cluster.get(kind)]
