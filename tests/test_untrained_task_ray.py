@@ -40,7 +40,7 @@ def test_the_task_writes_the_trial_folder_the_readers_know_with_the_ray_free_sco
     printer = TrialLinePrinter("mlp untrained", "at_compat/pa_f1", 1, printer=lines.append)
     folder = _experiment(tmp_path / "copy")
     assert score_untrained(folder, CONFIG, ray_session.put(data), settings, PluginBundle(), RESOURCES, printer,
-                           threading.Event()) == (1, 0)
+                           threading.Event(), retries=0) == (1, 0)
     expected = []
     run_trial(CONFIG, data, settings, lambda metrics, artifacts: expected.append((metrics, artifacts)))
     [(metrics, artifacts)] = expected
@@ -70,7 +70,7 @@ def test_a_failing_copy_is_a_failed_trial_and_a_stale_attempt_is_replaced(ray_se
     printer = TrialLinePrinter("mlp untrained", "at_compat/pa_f1", 1, printer=lines.append)
     too_long = {**CONFIG, "win_size": 5000}
     assert score_untrained(folder, too_long, ray_session.put(data), TrialSettings("mlp_autoencoder", "synthetic"),
-                           PluginBundle(), RESOURCES, printer, threading.Event()) == (1, 1)
+                           PluginBundle(), RESOURCES, printer, threading.Event(), retries=0) == (1, 1)
     _, [trial] = read_experiment(folder)
     assert trial.status == "ERROR" and trial.epochs == [] and trial.config == too_long
     assert "win_size=5000 is longer than the shortest split" in trial.error
@@ -85,5 +85,5 @@ def test_ctrl_c_cancels_the_task_and_writes_nothing(ray_session, data, tmp_path)
     stop.set()
     # 64 CPUs: the task waits for a node that has them, until Ctrl-C cancels it
     assert score_untrained(folder, CONFIG, ray_session.put(data), TrialSettings("mlp_autoencoder", "synthetic"),
-                           PluginBundle(), {"cpu": 64, "gpu": 0}, None, stop) is None
+                           PluginBundle(), {"cpu": 64, "gpu": 0}, None, stop, retries=0) is None
     assert not (folder / TRIAL_FOLDER).exists()

@@ -416,7 +416,7 @@ def run_untrained_copy(plan: ExperimentPlan, data_ref: Any, callbacks: Sequence[
         return ExperimentOutcome(name, path, "no_best_trial", 0, 0)
     printer = next((c for c in callbacks if isinstance(c, TrialLinePrinter)), None)
     ended = score_untrained(path, param_space, data_ref, plan.settings, plan.plugins, plan.resources, printer,
-                            stop or threading.Event())
+                            stop or threading.Event(), retries=MAX_FAILURES)
     if ended is None:
         return ExperimentOutcome(name, path, "interrupted", 0, 0)
     trials, errors = ended

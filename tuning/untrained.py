@@ -57,10 +57,11 @@ def _score_initialised(config: dict[str, Any], data: PreparedData, settings: Tri
             "started": started, "ended": time.time()}
 
 
-def _task_options(resources: dict[str, float]) -> dict[str, Any]:
-    """Ray task options asking for one trial's resources (`{"cpu", "gpu", "memory"}`)."""
+def _task_options(resources: dict[str, float], retries: int) -> dict[str, Any]:
+    """Ray task options asking for one trial's resources (`{"cpu", "gpu", "memory"}`), run again
+    up to `retries` times if its worker dies (an exception of the model's is not retried)."""
     options: dict[str, Any] = {"num_cpus": resources.get("cpu", 1), "num_gpus": resources.get("gpu", 0),
-                               "max_retries": 2, "retry_exceptions": False}
+                               "max_retries": retries, "retry_exceptions": False}
     if resources.get("memory"):
         options["memory"] = resources["memory"]
     return options
@@ -76,7 +77,8 @@ def _tune_keys(config: dict[str, Any], done: dict[str, Any]) -> dict[str, Any]:
             "config": config, "checkpoint_dir_name": CHECKPOINT_FOLDER, "should_checkpoint": True}
 
 
-def _write_trial(trial_dir: Path, config: dict[str, Any], done: dict[str, Any] | None, error: str | None) -> None:
+def _write_trial(trial_dir: Path, config: dict[str, Any], done: dict[str, Any] | None,
+                 error: BaseException | None) -> None:
     """The trial folder, replacing any left by an interrupted attempt."""
     shutil.rmtree(trial_dir, ignore_errors=True)
     trial_dir.mkdir(parents=True)
@@ -93,14 +95,14 @@ def _write_trial(trial_dir: Path, config: dict[str, Any], done: dict[str, Any] |
 
 def score_untrained(folder: Path, config: dict[str, Any], data_ref: Any, settings: TrialSettings,
                     plugins: PluginBundle, resources: dict[str, float], printer: TrialLinePrinter | None,
-                    stop: threading.Event) -> tuple[int, int] | None:
+                    stop: threading.Event, retries: int) -> tuple[int, int] | None:
     """Score `config` (with `untrained: true`) in one Ray task and write its trial folder under
     `folder`; returns (trials, errors), or None when `stop` was set first (the task is cancelled,
     nothing is written). A failed task leaves `error.txt`, like a failed Tune trial."""
     if printer is not None:
         printer.setup()
         printer.trial_started(TRIAL_ID)
-    reference = _score_initialised.options(**_task_options(resources)).remote(config, data_ref, settings, plugins)
+    reference = _score_initialised.options(**_task_options(resources, retries)).remote(config, data_ref, settings, plugins)
     try:
         while not ray.wait([reference], timeout=WAIT_STEP_S)[0]:
             if stop.is_set():
