@@ -2,21 +2,40 @@
 experiment, and only then (`tuning/snapshots.py`); the Ray tests of SIGKILL + `--resume` prove the
 resume side on the real controller."""
 import inspect
+import logging
 import types
 
+from ray.tune.execution.experiment_state import _ExperimentCheckpointManager
 from ray.tune.execution.tune_controller import TuneController
 
 from tsadbench.tuning.snapshots import save_only_when_changed
 
 
+class _Syncer:
+    """Ray's background copy of the staging folder: `wait` ends the copy begun by the last save."""
+
+    def __init__(self, events):
+        self.events = events
+        self.failure = None
+
+    def wait(self):
+        self.events.append("wait")
+        failure, self.failure = self.failure, None
+        if failure is not None:
+            raise failure
+
+
 class _Manager:
     def __init__(self):
         self.saves = []
+        self.events = []
         self._should_force_sync_up = False
+        self._storage = types.SimpleNamespace(syncer=_Syncer(self.events), experiment_fs_path="/runs/exp")
 
     def sync_up_experiment_state(self, save_fn, force=False, wait=False):
         save_fn()
         self.saves.append(force)
+        self.events.append("save")
 
 
 class _Controller:
@@ -63,3 +82,19 @@ def test_the_wrapped_ray_method_is_the_one_the_wrapper_expects():
     original = TuneController.checkpoint.__wrapped__
     assert list(inspect.signature(original).parameters) == ["self", "force", "wait"]
     assert "sync_up_experiment_state" in inspect.getsource(original)
+    assert "self._storage.syncer.sync_up(" in inspect.getsource(_ExperimentCheckpointManager.sync_up_experiment_state)
+
+
+def test_every_save_waits_for_the_previous_copy_to_storage_and_reports_one_that_failed(caplog):
+    save_only_when_changed()
+    controller, checkpoint = _Controller(), TuneController.checkpoint
+    events = controller._checkpoint_manager.events
+    checkpoint(controller)
+    checkpoint(controller)  # unchanged: neither waits nor saves
+    controller._trials[0].status = "RUNNING"
+    controller._checkpoint_manager._storage.syncer.failure = FileNotFoundError("tmp-searcher-state vanished")
+    with caplog.at_level(logging.WARNING, logger="tsadbench.tuning.snapshots"):
+        checkpoint(controller)
+    assert events == ["wait", "save", "wait", "save"]
+    assert "an earlier copy of the experiment state to /runs/exp failed (FileNotFoundError" in caplog.text
+    assert controller._checkpoint_manager.saves == [False, False]
