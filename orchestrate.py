@@ -32,6 +32,7 @@ from tsadbench.datasets.windows import WindowTooLongError  # noqa: E402
 from tsadbench.search_spaces import SearchSpaceError  # noqa: E402
 from tsadbench.search_spaces.safe_yaml import load_yaml_text  # noqa: E402
 from tsadbench.tuning.grids import GRIDS, UnknownGridError, get_grid  # noqa: E402
+from tsadbench.tuning.long_lived import freeze_long_lived_objects, skip_exit_collection  # noqa: E402
 from tsadbench.tuning.objectives import OBJECTIVES, PROTOCOL_MODES, UnknownObjectiveError  # noqa: E402
 from tsadbench.tuning.run_files import COMMAND_FILE, RunFolderError, read_run_command, write_run_files  # noqa: E402
 from tsadbench.tuning.validation import FlagError, check_numeric_flags, confined_run_folder  # noqa: E402
@@ -301,6 +302,7 @@ def _run(plan, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     calibration = BackgroundCalibration(plan.experiments, plan.datasets) if args.estimate else None
     cluster = start_ray(args.address, dashboard=not args.no_dashboard, dashboard_host=args.dashboard_host,
                         num_cpus=args.num_cpus)
+    freeze_long_lived_objects()  # Ray, Tune, torch and the data are imported and loaded for the whole run
     try:
         problem = storage_problem(str(plan.request.storage), cluster.nodes, args.shared_storage)
         if problem:
@@ -345,4 +347,6 @@ def _run(plan, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_code = main()
+    skip_exit_collection()
+    sys.exit(exit_code)

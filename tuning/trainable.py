@@ -22,6 +22,7 @@ import torch
 from ray import tune
 
 from ..zoo.plugins import PluginBundle
+from .long_lived import freeze_long_lived_objects
 from .trial import TrialSettings, run_trial
 
 STATE_FILE = "state.pt"
@@ -73,6 +74,7 @@ def tsad_trainable(config: dict[str, Any], data_ref: Any, settings: TrialSetting
     re-evaluation.
     The plug-ins' files come with the trial and are imported before the model is looked up."""
     plugins.install()
+    freeze_long_lived_objects()  # this actor's imports (torch, Ray Tune, the zoo) stay until it exits
     torch.set_num_threads(max(1, int(settings.cpus)))
     data = ray.get(data_ref) if isinstance(data_ref, ray.ObjectRef) else data_ref
     state = None

@@ -31,6 +31,7 @@ from ..datasets.preprocessing import PreparedData
 from ..zoo.plugins import PluginBundle
 from .progress import TrialLinePrinter
 from .run_files import StorageFullError, atomic_write_json, atomic_write_text, is_storage_full
+from .long_lived import freeze_long_lived_objects
 from .trainable import save_scores, trial_device
 from .trial import TrialSettings, run_trial
 
@@ -46,6 +47,7 @@ def _score_initialised(config: dict[str, Any], data: PreparedData, settings: Tri
     """The task: `run_trial` of an untrained configuration (one report, epoch 0) in this worker."""
     started = time.time()
     plugins.install()
+    freeze_long_lived_objects()  # this pooled worker keeps its imports for the next copy
     torch.set_num_threads(max(1, int(settings.cpus)))
     reports: list[tuple[dict[str, Any], dict[str, Any]]] = []
     run_trial(config, data, settings, lambda metrics, artifacts: reports.append((metrics, artifacts)),
