@@ -253,14 +253,14 @@ def _create_run_folder(folder: Path, raw: list[str]) -> None:
                         "choose a --storage you can write to") from None
 
 
-def _print_plan(plan, cluster_resources: dict[str, float], measure) -> float | None:
+def _print_plan(plan, cluster_resources: dict[str, float], measure):
     """Print the plan table (and the estimate, when `measure` times the experiments); returns the
-    estimated wall seconds."""
+    `GridEstimate`."""
     from tsadbench.tuning.estimate import estimate_grid, plan_lines
 
     found = estimate_grid(plan.experiments, plan.datasets, cluster_resources, measure)
     print("\n".join(plan_lines(found)))
-    return found.wall_s if found.calibrated else None
+    return found
 
 
 def _dry_run(plan, args: argparse.Namespace) -> int:
@@ -314,8 +314,9 @@ def _run(plan, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
             print(f"note: {note}")
         if cluster.dashboard_url:
             print(f"Ray dashboard: {cluster.dashboard_url}" + (f" ({cluster.token_hint})" if cluster.token_hint else ""))
-        estimate_s = _print_plan(plan, cluster.resources, calibration.measure if calibration else not_measured)
-        outcomes = run_grid(plan, estimate_s=estimate_s)
+        estimate = _print_plan(plan, cluster.resources, calibration.measure if calibration else not_measured)
+        outcomes = run_grid(plan, estimate_s=estimate.wall_s if estimate.calibrated else None,
+                            work_s={cost.name: cost.work_s for cost in estimate.experiments})
         # The tables and figures need only the files on disk: they are drawn while Ray shuts down.
         drawing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="report")
         report = drawing.submit(write_report, grid_dir)

@@ -1,4 +1,4 @@
-"""One Ray Tune experiment per (model, dataset): OptunaSearch behind a ConcurrencyLimiter, ASHA
+"""One Ray Tune experiment per (model, dataset): OptunaSearch behind a `SharedConcurrencyLimiter`, ASHA
 over epochs, checkpoints every epoch, and resume of an interrupted experiment.
 
 An experiment folder holds Ray's own files plus `tsadbench_experiment.json` (what was run, on
@@ -20,7 +20,6 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
-from ray.tune.search import ConcurrencyLimiter
 
 from ..results.records import read_experiment
 from ..results.select import UNTRAINED_MODEL_SUFFIX, best_trial
@@ -31,6 +30,7 @@ from .objectives import Objective
 from .progress import TrialLinePrinter
 from .early_stopping import describe as describe_early_stopping
 from .journal_search import JournalOptunaSearch
+from .slot_shares import SharedConcurrencyLimiter
 from .provenance import experiment_provenance
 from .run_files import (StorageFullError, atomic_write_json, back_up_ray_state, is_storage_full, nearly_full,
                         repair_ray_state)
@@ -176,7 +176,7 @@ def _new_tuner(plan: ExperimentPlan, trainable: Any, callbacks: Sequence[tune.Ca
         trainable,
         param_space={},
         tune_config=tune.TuneConfig(
-            search_alg=ConcurrencyLimiter(searcher, max_concurrent=plan.max_concurrent),
+            search_alg=SharedConcurrencyLimiter(searcher, max_concurrent=plan.max_concurrent, experiment=plan.name),
             scheduler=scheduler,
             num_samples=plan.num_samples,
             metric=plan.objective.metric,

@@ -24,7 +24,9 @@ from .grids import GridSpec
 from .objectives import get_objective, get_protocol_mode
 from .progress import GridBoard, TrialLinePrinter, WholeLinePrinter
 from .provenance import dataset_hashes
+from .estimate import slots_for
 from .scheduler import STOP, ExperimentJob, GridCallback, run_jobs
+from .slot_shares import Claim
 from .snapshots import save_only_when_changed
 from .trial import RUN_KEYS, TrialSettings
 from .validation import check_trial_values
@@ -281,7 +283,8 @@ def planned_trials(plan: GridPlan) -> int:
     return sum(e.num_samples + e.seeds + int(e.untrained_copy) for e in plan.experiments)
 
 
-def _experiment_job(experiment: ExperimentPlan, data_ref: Any, printer: Callable[[str], None]) -> ExperimentJob:
+def _experiment_job(experiment: ExperimentPlan, data_ref: Any, printer: Callable[[str], None],
+                    claim: Claim | None = None) -> ExperimentJob:
     """The experiment's search, releasing its seed repeats and untrained copy when it ends."""
     name, metric, headline = experiment.name, experiment.objective.metric, experiment.threshold_protocol
 
@@ -309,19 +312,30 @@ def _experiment_job(experiment: ExperimentPlan, data_ref: Any, printer: Callable
     if experiment.untrained_copy:
         followups.append(ExperimentJob(name + UNTRAINED_SUFFIX, experiment.grid_dir / (name + UNTRAINED_SUFFIX),
                                        untrained))
-    return ExperimentJob(name, experiment.path, search, lambda outcome: followups)
+    return ExperimentJob(name, experiment.path, search, lambda outcome: followups, claim)
+
+
+def _claim(experiment: ExperimentPlan, plan_index: int, cluster: dict[str, float], work_s: float) -> Claim:
+    """The search's claim on the slots the cluster offers for its resources."""
+    return Claim(tuple(sorted(experiment.resources.items())), slots_for(experiment.resources, cluster),
+                 experiment.max_concurrent, work_s, plan_index)
 
 
 def run_grid(plan: GridPlan, printer: Callable[[str], None] = print, estimate_s: float | None = None,
-             board: GridBoard | None = None) -> list[ExperimentOutcome]:
+             board: GridBoard | None = None, work_s: dict[str, float] | None = None) -> list[ExperimentOutcome]:
     """Run every experiment of the plan side by side on the cluster (at most
     `request.max_concurrent_experiments` Tune runs at once); each experiment's seed repeats and
-    untrained copy start as soon as its search has ended. Outcomes come in plan order. `board`
-    (default: a new one) prints the grid's status line and records when each trial ran."""
+    untrained copy start as soon as its search has ended. The searches share the slots
+    (`slot_shares`), the largest estimated work first (`work_s`: seconds per experiment name, from
+    the plan's estimate; else plan order). Outcomes come in plan order. `board` (default: a new
+    one) prints the grid's status line and records when each trial ran."""
     configure_ray_environment()
     save_only_when_changed()
     printer = WholeLinePrinter(printer)
     references = {name: ray.put(data) for name, data in plan.datasets.items()}
-    jobs = [_experiment_job(e, references[e.settings.dataset], printer) for e in plan.experiments]
+    cluster, work_s = ray.cluster_resources(), work_s or {}
+    jobs = [_experiment_job(e, references[e.settings.dataset], printer,
+                            _claim(e, index, cluster, work_s.get(e.name, 0.0)))
+            for index, e in enumerate(plan.experiments)]
     with board or GridBoard(planned_trials(plan), printer, estimate_s=estimate_s):
         return run_jobs(jobs, plan.request.max_concurrent_experiments)

@@ -9,8 +9,10 @@ signal handler), and the threads only wait on Ray, so the driver's cost stays sm
 (`benchmarks/bench_grid.py` measures occupancy and overhead against the sequential loop).
 
 A job's follow-ups (seed repeats, untrained copy) are queued the moment it ends, not after the
-grid. Ctrl-C in the main thread sets `STOP`; `StopWhenAsked`, a Tune callback of every experiment,
-then ends each Tune loop at its next step. Ray has snapshotted the experiment state after every
+grid. A search holds a claim on the slots of its resource shape from its start to its end
+(`slot_shares.py`: which experiments' trials take the slots, largest estimated work first).
+Ctrl-C in the main thread sets `STOP`; `StopWhenAsked`, a Tune callback of every experiment, then
+ends each Tune loop at its next step. Ray has snapshotted the experiment state after every
 step that changed it (TUNE_GLOBAL_CHECKPOINT_S=0 and `snapshots.save_only_when_changed`), so an
 interrupted experiment resumes exactly as after a SIGKILL.
 """
@@ -26,6 +28,7 @@ from ray import tune
 from ray.tune import registry as tune_registry
 
 from .experiment import ExperimentOutcome
+from .slot_shares import SHARES, Claim
 
 STOP = threading.Event()
 WAIT_STEP_S = 0.5
@@ -69,6 +72,7 @@ class ExperimentJob:
     path: Path
     run: Callable[[], ExperimentOutcome]
     followups: Callable[[ExperimentOutcome], list["ExperimentJob"]] = lambda outcome: []
+    claim: Claim | None = None
 
 
 def _guarded(job: ExperimentJob) -> ExperimentOutcome:
@@ -78,6 +82,8 @@ def _guarded(job: ExperimentJob) -> ExperimentOutcome:
         if STOP.is_set():
             return ExperimentOutcome(job.name, job.path, "interrupted", 0, 0)
         raise
+    finally:
+        SHARES.leave(job.name)
 
 
 def run_jobs(jobs: list[ExperimentJob], max_running: int | None = None) -> list[ExperimentOutcome]:
@@ -97,6 +103,8 @@ def run_jobs(jobs: list[ExperimentJob], max_running: int | None = None) -> list[
         while pending or running:
             while pending and len(running) < limit and not STOP.is_set():
                 job = pending.pop(0)
+                if job.claim is not None:
+                    SHARES.join(job.name, job.claim)
                 running[pool.submit(_guarded, job)] = job
             if not running:
                 break
