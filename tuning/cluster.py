@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import os
 import shutil
 import tempfile
@@ -140,6 +141,11 @@ def storage_problem(storage: str, nodes: int, declared_shared: bool) -> str | No
 
 
 def stop_ray() -> None:
-    """Disconnect, and stop the local cluster if this process started it."""
+    """Disconnect, and stop the local cluster if this process started it. Garbage that still holds
+    Ray references (a stopped grid's Tune objects sit in reference cycles) is collected first:
+    collected after the shutdown, by a collection in any thread (the report's, drawing at the same
+    time), an `ObjectRef` would reach the closed core worker, which then ends the process with
+    status 1 ("The core worker has already been shutdown"; seen after Ctrl-C)."""
     if ray.is_initialized():
+        gc.collect()
         ray.shutdown()
