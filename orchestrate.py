@@ -20,6 +20,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import datetime as dt  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -284,13 +285,7 @@ def _dry_run(plan, args: argparse.Namespace) -> int:
 
 
 def _run(plan, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from concurrent.futures import ThreadPoolExecutor
-
-    from tsadbench.results.report import write_report
-    from tsadbench.tuning.cluster import start_ray, stop_ray, storage_problem
-    from tsadbench.tuning.estimate import BackgroundCalibration, not_measured
-    from tsadbench.tuning.run_files import is_storage_full
-    from tsadbench.tuning.runner import fit_to_cluster, run_grid
+    from tsadbench.results.figure_helper import FigureHelper
 
     grid_dir = plan.request.grid_dir
     print(f"grid '{plan.request.grid.name}': {len(plan.experiments)} experiment(s) -> {grid_dir}")
@@ -299,6 +294,26 @@ def _run(plan, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     if plan.missing_benchmarks:
         print(f"not found under the data root: {', '.join(plan.missing_benchmarks)} "
               "(see `python -m tsadbench.datasets prepare`)")
+    # The helper imports its plotting stack while Ray starts, and draws figures beside the report.
+    with FigureHelper.start() or contextlib.nullcontext() as helper:
+        return _run_on_cluster(plan, args, parser, helper)
+
+
+def _write_report(grid_dir: Path, helper) -> dict[str, Path]:
+    from tsadbench.results.report import write_report  # imported only now: the run's start stays light
+
+    return write_report(grid_dir, helper=helper)
+
+
+def _run_on_cluster(plan, args: argparse.Namespace, parser: argparse.ArgumentParser, helper) -> int:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tsadbench.tuning.cluster import start_ray, stop_ray, storage_problem
+    from tsadbench.tuning.estimate import BackgroundCalibration, not_measured
+    from tsadbench.tuning.run_files import is_storage_full
+    from tsadbench.tuning.runner import fit_to_cluster, run_grid
+
+    grid_dir = plan.request.grid_dir
     calibration = BackgroundCalibration(plan.experiments, plan.datasets) if args.estimate else None
     cluster = start_ray(args.address, dashboard=not args.no_dashboard, dashboard_host=args.dashboard_host,
                         num_cpus=args.num_cpus)
@@ -319,7 +334,7 @@ def _run(plan, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
                             work_s={cost.name: cost.work_s for cost in estimate.experiments})
         # The tables and figures need only the files on disk: they are drawn while Ray shuts down.
         drawing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="report")
-        report = drawing.submit(write_report, grid_dir)
+        report = drawing.submit(_write_report, grid_dir, helper)
         drawing.shutdown(wait=False)
     except OSError as error:
         if not is_storage_full(error):
@@ -330,8 +345,8 @@ def _run(plan, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         return EXIT_STORAGE_FULL
     finally:
         stop_ray()
-    interrupted = [o for o in outcomes if o.status == "interrupted"]
     written = report.result()
+    interrupted = [o for o in outcomes if o.status == "interrupted"]
     trials, failed = sum(o.trials for o in outcomes), sum(o.errors for o in outcomes)
     print(f"trials: {trials} run, {failed} failed")
     print(f"tables: {written['main.md'].parent} (main.md/.tex/.csv, honest.*, published.*, records.csv, trials.csv)")

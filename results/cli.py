@@ -3,9 +3,11 @@ from the stored trial records alone (no Ray, no model, nothing rerun)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
+from .figure_helper import FigureHelper
 from .report import write_report
 
 
@@ -17,7 +19,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-figures", action="store_true", help="tables and report only (faster)")
     args = parser.parse_args(argv)
     try:
-        written = write_report(args.grid_dir, args.out, figures=not args.no_figures)
+        with (FigureHelper.start() if not args.no_figures else None) or contextlib.nullcontext() as helper:
+            written = write_report(args.grid_dir, args.out, figures=not args.no_figures, helper=helper)
     except FileNotFoundError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 2

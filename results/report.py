@@ -13,7 +13,8 @@ import pandas as pd
 from markupsafe import Markup
 
 from .aggregate import Table
-from .plots import WrittenFigure, write_figures
+from .plots import FigureDrawing, WrittenFigure
+from .figure_helper import FigureHelper
 from .provenance import code_state, trial_times
 from .rankings import Rankings, average_rank_table, ranks_frame, rankings, wilcoxon_frame
 from .records import read_grid
@@ -144,18 +145,21 @@ def render_html(grid_dir: Path, selections: list[Selection], tables: list[Table]
     )
 
 
-def write_report(grid_dir: Path, out_dir: Path | None = None, figures: bool = True) -> dict[str, Path]:
+def write_report(grid_dir: Path, out_dir: Path | None = None, figures: bool = True,
+                 helper: FigureHelper | None = None) -> dict[str, Path]:
     """Tables, figures (unless `figures` is False) and `report.html` of a grid folder, from its stored
-    records alone; default out: `<grid_dir>/tables`. Returns every written file by name."""
+    records alone; default out: `<grid_dir>/tables`. A `helper` process draws figures as well, from
+    the start (while the tables are written). Returns every written file by name."""
     grid_dir = Path(grid_dir)
     selections = select(*read_grid(grid_dir))
     out = Path(out_dir or grid_dir / "tables")
+    labels, _ = row_labels(selections)
+    drawing = FigureDrawing(selections, labels, out / "figures", helper, grid_dir) if figures else None
     tables = build_tables(selections)
     written = write_table_files(selections, tables, out)
     shown = {f"{table.name}.{ext}" for table in tables for ext in ("csv", "md", "tex")}
     downloads = [name for name in written if name not in shown]
-    labels, _ = row_labels(selections)
-    drawn, skipped = write_figures(selections, labels, out / "figures") if figures else ([], ["figures not requested"])
+    drawn, skipped = drawing.finish() if drawing is not None else ([], ["figures not requested"])
     ranking = rankings(selections, labels, out / "figures" if figures else None)
     drawn += ranking.figures
     for name, frame in {"ranks.csv": ranks_frame(ranking), "wilcoxon.csv": wilcoxon_frame(ranking)}.items():

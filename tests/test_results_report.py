@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -12,11 +13,14 @@ import optuna
 import pytest
 
 from tests.test_results_fakes import FakeTrial, config, fake_scores, scored_reports, write_experiment
+from tsadbench.results.figure_helper import FigureHelper
+from tsadbench.results.plots import FigureDrawing, figure_jobs
 from tsadbench.results.plots.study import rebuild_study
 from tsadbench.results.plots.timeline import envelope, segments
 from tsadbench.results.records import read_grid
 from tsadbench.results.report import write_report
 from tsadbench.results.select import select
+from tsadbench.results.tables import row_labels
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -121,3 +125,75 @@ def test_an_untrained_copy_gets_no_history_or_learning_curves_only_a_note(tmp_pa
     html = written["report.html"].read_text()
     assert ("optimisation history and learning curves of Untrained MLP autoencoder on synthetic: an untrained copy "
             "is one trial scored once") in html
+
+
+def _started_helper() -> FigureHelper:
+    helper = FigureHelper.start()
+    if helper is None:
+        pytest.skip("a single core: no figure helper is started")
+    return helper
+
+
+def _report_text(path: Path) -> str:
+    """report.html without what differs between two writes: the output folder, the build time
+    and pandas' random table ids."""
+    text = path.read_text().replace(str(path.parent), "OUT")
+    return re.sub(r"T_[0-9a-f]{5}", "T", re.sub(r"rebuilt \S+ \S+ UTC", "rebuilt", text))
+
+
+def test_a_figure_helper_process_draws_jobs_from_the_same_list(grid, tmp_path):
+    selections = select(*read_grid(grid))
+    labels, _ = row_labels(selections)
+    alone = FigureDrawing(selections, labels, tmp_path / "alone").finish()
+    with _started_helper() as helper:
+        drawing = FigureDrawing(selections, labels, tmp_path / "helped", helper, grid)
+        deadline = time.monotonic() + 60
+        while helper.jobs_drawn == 0 and time.monotonic() < deadline:  # this process draws nothing meanwhile
+            time.sleep(0.05)
+        figures, skipped = drawing.finish()
+    assert 1 <= helper.jobs_drawn <= len(figure_jobs(selections))
+    assert [f.png.relative_to(tmp_path / "helped") for f in figures] == [f.png.relative_to(tmp_path / "alone")
+                                                                       for f in alone[0]]
+    assert [(f.group, f.title, f.caption) for f in figures] == [(f.group, f.title, f.caption) for f in alone[0]]
+    assert skipped == alone[1]
+    assert all(f.png.stat().st_size > 5000 and f.pdf.stat().st_size > 0 for f in figures)
+
+
+def test_a_report_written_with_a_helper_is_the_report_written_alone(grid, tmp_path):
+    alone = write_report(grid, tmp_path / "alone")
+    with _started_helper() as helper:
+        helped = write_report(grid, tmp_path / "helped", helper=helper)
+    assert {name: path.relative_to(tmp_path / "helped") for name, path in helped.items()} == \
+           {name: path.relative_to(tmp_path / "alone") for name, path in alone.items()}
+    assert _report_text(helped["report.html"]) == _report_text(alone["report.html"])
+    assert all(path.stat().st_size > 0 for path in helped.values())
+
+
+def test_a_helper_that_died_leaves_every_job_to_the_caller(grid, tmp_path):
+    helper = _started_helper()
+    helper._process.kill()
+    helper._process.wait()
+    written = write_report(grid, tmp_path / "out", helper=helper)
+    helper.close()
+    assert helper.jobs_drawn == 0
+    assert _report_text(written["report.html"]) == _report_text(write_report(grid, tmp_path / "alone")["report.html"])
+
+
+class _FailingHelper:
+    """Takes one job and leaves it undrawn, as a helper does when it fails to draw it."""
+
+    def open(self, grid_dir, out, jobs):
+        return True
+
+    def draw_all(self, indices, drawn):
+        self.taken = next(indices)
+
+
+def test_a_job_the_helper_failed_to_draw_is_drawn_by_the_caller(grid, tmp_path):
+    selections = select(*read_grid(grid))
+    labels, _ = row_labels(selections)
+    helper = _FailingHelper()
+    figures, skipped = FigureDrawing(selections, labels, tmp_path, helper, grid).finish()
+    alone, alone_skipped = FigureDrawing(selections, labels, tmp_path / "alone").finish()
+    assert helper.taken == 0 and figure_jobs(selections)[0] == ("inflation", "")
+    assert [f.png.name for f in figures] == [f.png.name for f in alone] and skipped == alone_skipped
