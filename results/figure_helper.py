@@ -41,7 +41,8 @@ class FigureHelper:
     @classmethod
     def start(cls) -> "FigureHelper | None":
         """A helper, or None on a single core (nothing to gain) or when it cannot be started."""
-        if len(os.sched_getaffinity(0)) < 2:
+        usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        if usable < 2:
             return None
         try:
             process = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
