@@ -325,7 +325,7 @@ def test_2_a_full_disk_during_the_grid_stops_it_with_one_message_and_exit_75(tmp
         "local", None, None, {"CPU": 2.0}, 1))
     monkeypatch.setattr(cluster, "stop_ray", lambda: started.append("stopped"))
 
-    def full(plan, printer=print, estimate_s=None):
+    def full(plan, printer=print, estimate_s=None, board=None, work_s=None):
         raise StorageFullError(str(plan.request.grid_dir / "mlp_autoencoder__synthetic"))
 
     monkeypatch.setattr(runner, "run_grid", full)
