@@ -2,14 +2,20 @@
 estimated work first, one trial each before any gets a second; the searcher follows its share."""
 from ray.tune.search import Searcher
 
-from tsadbench.tuning.slot_shares import SHARES, Claim, SharedConcurrencyLimiter, SlotShares
+from tsadbench.tuning import slot_shares
+from tsadbench.tuning.slot_shares import SHARES, Claim, ClusterSlots, SharedConcurrencyLimiter, SlotShares, shape_of
 
-CPU = (("cpu", 1.0),)
-GPU = (("cpu", 1.0), ("gpu", 0.25))
+CPU = shape_of({"cpu": 1.0})
+GPU = shape_of({"gpu": 0.25, "cpu": 1.0})
 
 
-def _claim(work_s, index, slots=2, cap=2, shape=CPU):
-    return Claim(shape, slots, cap, work_s, index)
+def _claim(work_s, index, cap=2, shape=CPU):
+    return Claim(shape, cap, work_s, index)
+
+
+def _cluster(**slots):
+    """Slots per shape: `cpu` for CPU, `gpu` for GPU."""
+    return lambda shape: slots["gpu" if shape == GPU else "cpu"]
 
 
 def _shares(shares, names):
@@ -17,7 +23,7 @@ def _shares(shares, names):
 
 
 def test_more_experiments_than_slots_the_largest_estimated_work_runs_first_one_trial_each():
-    shares = SlotShares()
+    shares = SlotShares(_cluster(cpu=2))
     for index, (name, work) in enumerate([("short", 1.0), ("long", 30.0), ("middle", 10.0), ("tie", 10.0)]):
         shares.join(name, _claim(work, index))
     assert _shares(shares, ["long", "middle", "tie", "short"]) == [1, 1, 0, 0]  # a tie goes by plan order
@@ -31,18 +37,18 @@ def test_more_experiments_than_slots_the_largest_estimated_work_runs_first_one_t
 
 
 def test_leftover_slots_go_in_rank_order_up_to_each_cap_and_shapes_do_not_mix():
-    shares = SlotShares()
-    shares.join("a", _claim(5.0, 0, slots=8, cap=2))
-    shares.join("b", _claim(9.0, 1, slots=8, cap=4))
-    shares.join("c", _claim(1.0, 2, slots=8, cap=1))
-    shares.join("gpu", _claim(0.0, 3, slots=4, cap=4, shape=GPU))
+    shares = SlotShares(_cluster(cpu=8, gpu=4))
+    shares.join("a", _claim(5.0, 0, cap=2))
+    shares.join("b", _claim(9.0, 1, cap=4))
+    shares.join("c", _claim(1.0, 2, cap=1))
+    shares.join("gpu", _claim(0.0, 3, cap=4, shape=GPU))
     assert _shares(shares, ["b", "a", "c", "gpu"]) == [4, 2, 1, 4]
 
 
 def test_a_shape_the_cluster_cannot_hold_still_lets_its_first_experiment_ask():
-    shares = SlotShares()
-    shares.join("a", _claim(1.0, 0, slots=0))
-    shares.join("b", _claim(2.0, 1, slots=0))
+    shares = SlotShares(_cluster(cpu=0))
+    shares.join("a", _claim(1.0, 0))
+    shares.join("b", _claim(2.0, 1))
     assert _shares(shares, ["b", "a"]) == [1, 0]
 
 
@@ -59,14 +65,15 @@ class _Counting(Searcher):
         pass
 
 
-def test_the_limiter_suggests_only_within_its_share_and_its_cap():
+def test_the_limiter_suggests_only_within_its_share_and_its_cap(monkeypatch):
     limiter = SharedConcurrencyLimiter(_Counting(), max_concurrent=2, experiment="lim-a")
     assert limiter.suggest("t0") == {"x": 1} and limiter.suggest("t1") == {"x": 2}  # no claim: the cap
     assert limiter.suggest("t2") is None
     limiter.on_trial_complete("t0")
     limiter.on_trial_complete("t1")
-    SHARES.join("lim-b", _claim(9.0, 0, slots=1))
-    SHARES.join("lim-a", _claim(1.0, 1, slots=1))
+    SHARES.join("lim-b", _claim(9.0, 0))
+    SHARES.join("lim-a", _claim(1.0, 1))
+    monkeypatch.setattr(SHARES, "_slots", _cluster(cpu=1))
     try:
         assert limiter.suggest("t3") is None  # "lim-b" holds the only slot
         SHARES.leave("lim-b")
@@ -75,3 +82,20 @@ def test_the_limiter_suggests_only_within_its_share_and_its_cap():
     finally:
         SHARES.leave("lim-a")
         SHARES.leave("lim-b")
+
+
+def test_slots_follow_the_cluster_as_nodes_join(monkeypatch):
+    resources = [{"CPU": 2.0}, {"CPU": 6.0, "GPU": 1.0}]
+    monkeypatch.setattr(slot_shares.ray, "cluster_resources", lambda: resources[0])
+    clock = [0.0]
+    monkeypatch.setattr(slot_shares.time, "monotonic", lambda: clock[0])
+    slots = ClusterSlots()
+    shares = SlotShares(slots)
+    for index in range(4):
+        shares.join(f"e{index}", _claim(10.0 - index, index, cap=1))
+    assert [shares.share(f"e{i}") for i in range(4)] == [1, 1, 0, 0]
+    resources.pop(0)  # an autoscaler added a node
+    clock[0] += slot_shares.CLUSTER_READ_EVERY_S / 2
+    assert slots(CPU) == 2  # read again only after a while
+    clock[0] += slot_shares.CLUSTER_READ_EVERY_S
+    assert [shares.share(f"e{i}") for i in range(4)] == [1, 1, 1, 1] and slots(GPU) == 4

@@ -27,6 +27,7 @@ import optuna
 
 from ..datasets.preprocessing import PreparedData
 from .experiment import ExperimentPlan, asha_milestones
+from .slot_shares import slots_for
 from ..zoo import get_model
 from .trial import early_stopping_for, run_trial, split_config
 
@@ -90,13 +91,6 @@ class GridEstimate:
     @property
     def gpu_hours(self) -> float:
         return sum(e.work_s * e.resources.get("gpu", 0) for e in self.experiments) / 3600
-
-
-def slots_for(resources: dict[str, float], cluster: dict[str, float]) -> int:
-    """How many trials with `resources` the cluster holds at once (whole-cluster count)."""
-    needs = {"CPU": resources.get("cpu", 0.0), "GPU": resources.get("gpu", 0.0)}
-    counts = [math.floor(cluster.get(kind, 0.0) / need + 1e-9) for kind, need in needs.items() if need > 0]
-    return min(counts) if counts else 0
 
 
 def _cut(data: PreparedData, points: int) -> PreparedData:

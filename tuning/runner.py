@@ -24,9 +24,8 @@ from .grids import GridSpec
 from .objectives import get_objective, get_protocol_mode
 from .progress import GridBoard, TrialLinePrinter, WholeLinePrinter
 from .provenance import dataset_hashes
-from .estimate import slots_for
 from .scheduler import STOP, ExperimentJob, GridCallback, run_jobs
-from .slot_shares import Claim
+from .slot_shares import Claim, shape_of
 from .snapshots import save_only_when_changed
 from .trial import RUN_KEYS, TrialSettings
 from .validation import check_trial_values
@@ -315,10 +314,9 @@ def _experiment_job(experiment: ExperimentPlan, data_ref: Any, printer: Callable
     return ExperimentJob(name, experiment.path, search, lambda outcome: followups, claim)
 
 
-def _claim(experiment: ExperimentPlan, plan_index: int, cluster: dict[str, float], work_s: float) -> Claim:
+def _claim(experiment: ExperimentPlan, plan_index: int, work_s: float) -> Claim:
     """The search's claim on the slots the cluster offers for its resources."""
-    return Claim(tuple(sorted(experiment.resources.items())), slots_for(experiment.resources, cluster),
-                 experiment.max_concurrent, work_s, plan_index)
+    return Claim(shape_of(experiment.resources), experiment.max_concurrent, work_s, plan_index)
 
 
 def run_grid(plan: GridPlan, printer: Callable[[str], None] = print, estimate_s: float | None = None,
@@ -333,9 +331,8 @@ def run_grid(plan: GridPlan, printer: Callable[[str], None] = print, estimate_s:
     save_only_when_changed()
     printer = WholeLinePrinter(printer)
     references = {name: ray.put(data) for name, data in plan.datasets.items()}
-    cluster, work_s = ray.cluster_resources(), work_s or {}
-    jobs = [_experiment_job(e, references[e.settings.dataset], printer,
-                            _claim(e, index, cluster, work_s.get(e.name, 0.0)))
+    work_s = work_s or {}
+    jobs = [_experiment_job(e, references[e.settings.dataset], printer, _claim(e, index, work_s.get(e.name, 0.0)))
             for index, e in enumerate(plan.experiments)]
     with board or GridBoard(planned_trials(plan), printer, estimate_s=estimate_s):
         return run_jobs(jobs, plan.request.max_concurrent_experiments)
