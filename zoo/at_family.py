@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from .base import HEADLINE_SCORE, ModelConfigError, TorchWindowConfig, TorchWindowDetector, TrainingRecipe, widen_half
+from .optim import Adam, Optimizer
 
 KL_EPSILON = 1e-4  # added inside both logarithms (AT solver.py `my_kl_loss`)
 DEFAULT_TEMPERATURE = 50.0  # hard-coded at test time in all three repositories
@@ -258,8 +259,8 @@ class ATFamilyDetector(TorchWindowDetector):
     def _objective(self, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Model hook: the scalar to backpropagate for a batch, and the loss values to report."""
 
-    def _build_optimizer(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam([{"params": list(self.network.parameters()), "lr": self.config.lr,
+    def _build_optimizer(self) -> Optimizer:
+        return Adam([{"params": list(self.network.parameters()), "lr": self.config.lr,
                                   "initial_lr": self.config.lr}])
 
     def _training_step(self, batch: torch.Tensor) -> dict[str, float]:

@@ -23,6 +23,7 @@ from ..datasets.windows import (TensorWindows, Windows, points_from_window_value
                                 sliding_windows)
 from .device_series import DeviceSeries
 from .official import OfficialKeyMap, load_official
+from .optim import Adam, Optimizer
 
 
 #: The key of the headline score in `AnomalyDetector.score_set`.
@@ -307,8 +308,8 @@ class TorchWindowDetector(AnomalyDetector):
     def _build_network(self) -> torch.nn.Module:
         """Model hook: the nn.Module, built entirely here (never inside forward)."""
 
-    def _build_optimizer(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(self.network.parameters(), lr=self.config.lr)
+    def _build_optimizer(self) -> Optimizer:
+        return Adam(self.network.parameters(), lr=self.config.lr)
 
     @abstractmethod
     def _training_step(self, batch: torch.Tensor) -> dict[str, float]:

@@ -72,6 +72,7 @@ from .dual_stf_blocks import (
     SemanticPatchAttention,
     interpolate_tokens,
 )
+from .optim import AdamW, Optimizer
 from .registry import register
 
 SCORE_METHODS = ("product", "maximum", "weighted_sum", "norm_sum", "learnable_weight", "learnable_norm_weight")
@@ -255,8 +256,8 @@ class DualSTF(TorchWindowDetector):
     def _build_network(self) -> nn.Module:
         return DualSTFNetwork(self.n_channels, self.config)
 
-    def _build_optimizer(self) -> torch.optim.Optimizer:
-        return torch.optim.AdamW(self.network.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay)
+    def _build_optimizer(self) -> Optimizer:
+        return AdamW(self.network.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay)
 
     def _training_step(self, batch: torch.Tensor) -> dict[str, float]:
         td, rd = self.network(batch)

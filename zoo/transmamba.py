@@ -19,6 +19,7 @@ from .at_family import (ATFamilyConfig, ATFamilyDetector, TokenEmbedding, Traini
                         check_choice, check_heads, normalise_rows, stop_gradient_discrepancies)
 from .base import HEADLINE_SCORE, ModelConfigError, widen_half
 from .official import OfficialKeyMap
+from .optim import Adam, Optimizer
 from .registry import register
 from .selective_scan import MAMBA_BACKENDS, build_mamba, resolve_mamba_backend
 
@@ -359,13 +360,13 @@ class TransMamba(ATFamilyDetector):
             raise ModelConfigError(f"mamba_backend: {error}") from None
         return _TransMambaNetwork(self.n_channels, self.config, self.device)
 
-    def _build_optimizer(self) -> torch.optim.Optimizer:
+    def _build_optimizer(self) -> Optimizer:
         frequency = self.network.frequency_parameters()
         frequency_ids = {id(p) for p in frequency}
         time = [p for p in self.network.parameters() if id(p) not in frequency_ids]
         lr_time = self.config.lr
         lr_frequency = self.config.lr * self.config.frequency_lr_scale
-        return torch.optim.Adam([{"params": time, "lr": lr_time, "initial_lr": lr_time},
+        return Adam([{"params": time, "lr": lr_time, "initial_lr": lr_time},
                                  {"params": frequency, "lr": lr_frequency, "initial_lr": lr_frequency}])
 
     @property

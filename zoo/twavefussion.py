@@ -62,6 +62,7 @@ import torch
 from torch import nn
 
 from .base import HEADLINE_SCORE, ModelConfigError, TorchWindowConfig, TorchWindowDetector
+from .optim import Adam, AdamW, Optimizer
 from .registry import register
 from .twavefussion_diffusion import (
     GROUPS,
@@ -203,7 +204,7 @@ class TWavefussion(TorchWindowDetector):
 
     def __init__(self, n_channels: int, config: TWavefussionConfig, *, seed: int = 0, device: str = "cpu"):
         super().__init__(n_channels, config, seed=seed, device=device)
-        self.diffusion_optimizer = torch.optim.AdamW(
+        self.diffusion_optimizer = AdamW(
             self.network.denoiser.parameters(), lr=config.diffusion_lr, weight_decay=config.diffusion_weight_decay
         )
         self.ema_updates = 0
@@ -217,8 +218,8 @@ class TWavefussion(TorchWindowDetector):
     def _build_network(self) -> nn.Module:
         return TWavefussionNetwork(self.n_channels, self.config)
 
-    def _build_optimizer(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(
+    def _build_optimizer(self) -> Optimizer:
+        return Adam(
             self.network.autoencoder.parameters(), lr=self.config.lr, weight_decay=self.config.ae_weight_decay
         )
 
@@ -244,7 +245,7 @@ class TWavefussion(TorchWindowDetector):
         self._update_ema()
         return {"diffusion_loss": squared.mean().item()}
 
-    def _clipped_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, module: nn.Module) -> None:
+    def _clipped_step(self, loss: torch.Tensor, optimizer: Optimizer, module: nn.Module) -> None:
         optimizer.zero_grad(set_to_none=True)
         self._backward(loss)
         torch.nn.utils.clip_grad_norm_(module.parameters(), self.config.grad_clip)
