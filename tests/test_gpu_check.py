@@ -25,6 +25,7 @@ def test_tiny_cpu_run_reports_every_figure_without_ray_optuna_or_yaml(tmp_path):
     assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
     summary = json.loads(out.read_text())
     assert summary["device"] == "cpu" and summary["precision"] == "bf16"
+    assert summary["optimiser_vs_torch_max_abs_diff"] == {"Adam": 0.0, "AdamW": 0.0}  # bit-equal on CPU
     assert [row["model"] for row in summary["models"]] == ["mlp_autoencoder", "anomaly_transformer", "random",
                                                            "transmamba"]
     # A model whose own dependency is missing (TransMamba's scan: mambapy) is reported, the rest measured.
