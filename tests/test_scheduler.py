@@ -151,6 +151,8 @@ def test_the_grid_line_names_every_running_experiment_and_gives_an_eta():
             printer.setup()
         assert progress._ACTIVE_BOARD is board
         first.on_trial_start(0, [], type("T", (), {"trial_id": "t1"})())
+        assert board.status_line(board.started + 30).endswith(
+            "experiments running: m__a 0/4 (1 running); started, waiting for a trial to start: m__b 0/6")
         second.on_trial_start(0, [], type("T", (), {"trial_id": "t2"})())
         assert board.status_line(board.started + 60) == (
             "[grid] 0 done, 2 running, 0 failed of 10 trials; 1.0 min elapsed, ETA 9.0 min (planned); "

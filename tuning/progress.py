@@ -150,8 +150,9 @@ _ACTIVE_BOARD: "GridBoard | None" = None
 
 class GridBoard:
     """Every `every_s` seconds one line for the grid: trials done, running and failed of all planned
-    ones, each running experiment with its own counts, and an ETA (the plan's estimate until trials
-    end, then the throughput measured so far)."""
+    ones, each running experiment with its own counts, the started experiments that have no trial
+    running (waiting for a slot or for a trial actor to start), and an ETA (the plan's estimate until
+    trials end, then the throughput measured so far)."""
 
     def __init__(self, planned_trials: int, printer: Callable[[str], None] = print, every_s: float = STATUS_EVERY_S,
                  estimate_s: float | None = None):
@@ -192,9 +193,12 @@ class GridBoard:
             eta = f"{max(self.estimate_s - elapsed, 0) / 60:.1f} min (planned)"
         else:
             eta = "unknown"
-        names = ", ".join(f"{e.experiment} {e.done + e.failed}/{e.planned} ({len(e.running)} running)" for e in active)
+        names = ", ".join(f"{e.experiment} {e.done + e.failed}/{e.planned} ({len(e.running)} running)"
+                          for e in active if e.running)
+        idle = ", ".join(f"{e.experiment} {e.done + e.failed}/{e.planned}" for e in active if not e.running)
         return (f"[grid] {done} done, {running} running, {failed} failed of {self.planned_trials} trials; "
-                f"{elapsed / 60:.1f} min elapsed, ETA {eta}; experiments running: {names or 'none'}")
+                f"{elapsed / 60:.1f} min elapsed, ETA {eta}; experiments running: {names or 'none'}"
+                + (f"; started, waiting for a trial to start: {idle}" if idle else ""))
 
     def __enter__(self) -> "GridBoard":
         global _ACTIVE_BOARD
