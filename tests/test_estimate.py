@@ -128,6 +128,32 @@ def test_calibration_times_the_trained_second_epoch_not_the_restored_first(tmp_p
     assert train_s == pytest.approx(warm * scale)
 
 
+@pytest.mark.parametrize("cpus, threads", [(1, 1), (3, 3), (0.5, 1)])
+def test_calibration_runs_with_the_trials_thread_count_and_restores_the_drivers(tmp_path, monkeypatch, cpus, threads):
+    """Two threads of a tiny model on a machine busy starting Ray read up to 25 times slower than
+    the one-thread trials ran: the calibration runs as the trial will (`TrialSettings.torch_threads`)."""
+    import torch
+
+    import tsadbench.tuning.estimate as estimate
+
+    [experiment] = _plan(tmp_path, cpus_per_trial=cpus).experiments
+    seen = []
+    real_run_trial = estimate.run_trial
+
+    def recording_run_trial(config, data, settings, report, **kwargs):
+        seen.append(torch.get_num_threads())
+        real_run_trial(config, data, settings, report, **kwargs)
+
+    monkeypatch.setattr(estimate, "run_trial", recording_run_trial)
+    driver_threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        calibrate(experiment, _plan(tmp_path).datasets["synthetic"])
+        assert seen == [threads] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(driver_threads)
+
+
 def _plan_fixed(tmp_path, fixed):
     grid = GridSpec("g", "", models=("mlp_autoencoder",), datasets=("synthetic",), num_samples=4, max_concurrent=2,
                     tiny_models=True)

@@ -24,6 +24,7 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 import optuna
+import torch
 
 from ..datasets.preprocessing import PreparedData
 from .experiment import ExperimentPlan, asha_milestones
@@ -155,13 +156,21 @@ def calibrate(plan: ExperimentPlan, data: PreparedData) -> EpochSeconds:
         if metrics["epoch"] == 2 and not metrics.get("early_stopping", {}).get("restored"):
             measured.update(train=metrics["train_seconds"], epoch=metrics["epoch_seconds"])
 
-    run_trial(config, cut, dataclasses.replace(settings, epochs_cap=None), report)
+    # Timed with the trial's own thread count: on a busy machine (Ray starting beside it) a tiny
+    # model on every core's thread read up to 25 times slower than its trials later ran.
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(settings.torch_threads)
+    try:
+        run_trial(config, cut, dataclasses.replace(settings, epochs_cap=None), report)
+        monitored_loss = _monitored_loss_seconds(plan, config, cut, data)
+    finally:
+        torch.set_num_threads(previous_threads)
     windows = min(training_windows(plan, config, data.train.shape[0]), plan.settings.max_windows_per_epoch or math.inf)
     train_scale = windows / min(CALIBRATION_WINDOWS, training_windows(plan, config, cut.train.shape[0]))
     scored = data.train.shape[0] + data.val.shape[0] + data.test.shape[0]
     eval_scale = scored / (cut.train.shape[0] + cut.val.shape[0] + cut.test.shape[0])
     return EpochSeconds(measured["train"] * train_scale, (measured["epoch"] - measured["train"]) * eval_scale,
-                        _monitored_loss_seconds(plan, config, cut, data))
+                        monitored_loss)
 
 
 class BackgroundCalibration:

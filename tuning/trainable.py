@@ -75,7 +75,7 @@ def tsad_trainable(config: dict[str, Any], data_ref: Any, settings: TrialSetting
     The plug-ins' files come with the trial and are imported before the model is looked up."""
     plugins.install()
     freeze_long_lived_objects()  # this actor's imports (torch, Ray Tune, the zoo) stay until it exits
-    torch.set_num_threads(max(1, int(settings.cpus)))
+    torch.set_num_threads(settings.torch_threads)
     data = ray.get(data_ref) if isinstance(data_ref, ray.ObjectRef) else data_ref
     state = None
     checkpoint = tune.get_checkpoint()

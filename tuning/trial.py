@@ -59,6 +59,12 @@ class TrialSettings:
             raise ValueError(f"eval_every must be an int >= 1 (1 evaluates every epoch), got {self.eval_every!r}")
         object.__setattr__(self, "evaluate_epochs", tuple(self.evaluate_epochs))
 
+    @property
+    def torch_threads(self) -> int:
+        """torch's intra-op threads for a trial of `cpus` CPUs: its whole CPUs, at least one (set by
+        the trainable, the untrained-copy task and the plan's calibration alike)."""
+        return max(1, int(self.cpus))
+
     def evaluates(self, epoch: int, planned: int) -> bool:
         """Whether epoch `epoch` of `planned` is scored and evaluated: every `eval_every`-th, the
         last planned one and the `evaluate_epochs` (a restored early-stopping epoch always is)."""

@@ -48,7 +48,7 @@ def _score_initialised(config: dict[str, Any], data: PreparedData, settings: Tri
     started = time.time()
     plugins.install()
     freeze_long_lived_objects()  # this pooled worker keeps its imports for the next copy
-    torch.set_num_threads(max(1, int(settings.cpus)))
+    torch.set_num_threads(settings.torch_threads)
     reports: list[tuple[dict[str, Any], dict[str, Any]]] = []
     run_trial(config, data, settings, lambda metrics, artifacts: reports.append((metrics, artifacts)),
               device=trial_device())
