@@ -249,3 +249,21 @@ def test_anomaly_transformer_paper_scoring_flag():
         model.config = dataclasses.replace(model.config, paper_scoring=False)
         expected = association_scores(series, prior, 1.0, "sum") * (batch - reconstruction).pow(2).mean(-1)
         torch.testing.assert_close(model._window_point_scores(batch), expected)
+
+
+@pytest.mark.parametrize("model", ["anomaly_transformer", "stformer"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_the_validation_loss_is_the_repositorys_loss1_bit_for_bit(model, dtype):
+    """`_window_losses` takes the series term from the symmetric KLs (half the logarithms of the
+    training terms); its floats must be loss1 of the stop-gradient terms the training uses."""
+    from tsadbench.zoo.cli import check_values
+
+    cls = get_model(model)
+    detector = cls(3, cls.Config.from_dict(check_values(model)[0]), seed=0)
+    detector.set_dtype(dtype)
+    detector.network.eval()  # as validation runs: dropout off, so both passes see the same network
+    batch = torch.randn(6, detector.config.win_size, 3, generator=torch.Generator().manual_seed(1), dtype=dtype)
+    with torch.no_grad():
+        terms = detector._terms(batch)
+        loss1 = terms["reconstruction"] - detector.config.k * terms["series"]
+        assert torch.equal(detector._window_losses(batch), loss1)

@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .at_family import (ATFamilyConfig, ATFamilyDetector, AnomalyAttention, TokenEmbedding, TrainingRecipe,
-                        check_choice, check_heads, discrepancy_term, scores_from_discrepancies,
-                        stop_gradient_discrepancies, symmetric_discrepancies)
+                        check_choice, check_heads, scores_from_discrepancies,
+                        stop_gradient_discrepancies, symmetric_discrepancies, window_loss1)
 from .base import HEADLINE_SCORE, ModelConfigError
 from .official import OfficialKeyMap
 from .registry import register
@@ -177,8 +177,10 @@ class AnomalyTransformer(ATFamilyDetector):
         return losses["loss1"] + losses["loss2"], {key: value.detach() for key, value in stats.items()}
 
     def _window_losses(self, batch: torch.Tensor) -> torch.Tensor:
-        terms = self._terms(batch)
-        return terms["reconstruction"] - self.config.k * terms["series"]
+        """loss1 of each window from the symmetric KLs: the series term's value, bit for bit, with
+        half the logarithms of `_terms` (no gradient routing: validation only)."""
+        reconstruction, series, prior = self.network(batch)
+        return window_loss1(batch, reconstruction, symmetric_discrepancies(series, prior), self.config.k)
 
     def _window_score_set(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
         reconstruction, series, prior = self.network(batch)
@@ -189,7 +191,7 @@ class AnomalyTransformer(ATFamilyDetector):
         in value, the layers' mean of the same symmetric KLs the score sums)."""
         reconstruction, series, prior = self.network(batch)
         discrepancies = symmetric_discrepancies(series, prior)
-        loss = (reconstruction - batch).pow(2).mean(dim=(1, 2)) - self.config.k * discrepancy_term(discrepancies)
+        loss = window_loss1(batch, reconstruction, discrepancies, self.config.k)
         return self._scores(batch, reconstruction, discrepancies), loss
 
     def _scores(self, batch: torch.Tensor, reconstruction: torch.Tensor,

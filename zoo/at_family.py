@@ -94,6 +94,13 @@ def discrepancy_term(discrepancies: Sequence[torch.Tensor]) -> torch.Tensor:
     return torch.stack([pair.mean(dim=-1) for pair in discrepancies]).mean(dim=0)
 
 
+def window_loss1(batch: torch.Tensor, reconstruction: torch.Tensor, discrepancies: Sequence[torch.Tensor],
+                 k: float) -> torch.Tensor:
+    """AT's loss1 = reconstruction MSE - k * series term of each window ([B]), the series term's value
+    taken from `symmetric_discrepancies` (`discrepancy_term`); for evaluation, no gradient routing."""
+    return (reconstruction - batch).pow(2).mean(dim=(1, 2)) - k * discrepancy_term(discrepancies)
+
+
 def association_scores(a_maps: Sequence[torch.Tensor], b_maps: Sequence[torch.Tensor],
                        temperature: float, layer_reduction: str = "sum") -> torch.Tensor:
     """softmax over window positions of -temperature * AssDis, where AssDis_t is

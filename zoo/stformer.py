@@ -15,8 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .at_family import (ATFamilyConfig, ATFamilyDetector, AnomalyAttention, TokenEmbedding, TrainingRecipe,
-                        check_choice, check_heads, discrepancy_term, scores_from_discrepancies, sinusoidal_positions,
-                        stop_gradient_discrepancies, symmetric_discrepancies)
+                        check_choice, check_heads, scores_from_discrepancies, sinusoidal_positions,
+                        stop_gradient_discrepancies, symmetric_discrepancies, window_loss1)
 from .base import HEADLINE_SCORE, ModelConfigError, widen_half
 from .official import OfficialKeyMap
 from .registry import register
@@ -299,8 +299,10 @@ class STformer(ATFamilyDetector):
                 {key: value.detach() for key, value in stats.items()})
 
     def _window_losses(self, batch: torch.Tensor) -> torch.Tensor:
-        terms = self._terms(batch)
-        return terms["reconstruction"] - self.config.k * terms["series"]
+        """loss1 of each window from the symmetric KLs: the series term's value, bit for bit, with
+        half the logarithms of `_terms` (no gradient routing: validation only)."""
+        reconstruction, series, prior, _ = self.network(batch)
+        return window_loss1(batch, reconstruction, symmetric_discrepancies(series, prior), self.config.k)
 
     def _window_score_set(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
         reconstruction, series, prior, _ = self.network(batch)
@@ -310,7 +312,7 @@ class STformer(ATFamilyDetector):
         """One forward pass and one set of KL terms for the scores and loss1 (as AT's)."""
         reconstruction, series, prior, _ = self.network(batch)
         discrepancies = symmetric_discrepancies(series, prior)
-        loss = (reconstruction - batch).pow(2).mean(dim=(1, 2)) - self.config.k * discrepancy_term(discrepancies)
+        loss = window_loss1(batch, reconstruction, discrepancies, self.config.k)
         return self._scores(batch, reconstruction, discrepancies), loss
 
     def _scores(self, batch: torch.Tensor, reconstruction: torch.Tensor,
