@@ -314,9 +314,12 @@ def _run_on_cluster(plan, args: argparse.Namespace, parser: argparse.ArgumentPar
     from tsadbench.tuning.runner import fit_to_cluster, run_grid
 
     grid_dir = plan.request.grid_dir
-    calibration = BackgroundCalibration(plan.experiments, plan.datasets) if args.estimate else None
     cluster = start_ray(args.address, dashboard=not args.no_dashboard, dashboard_host=args.dashboard_host,
                         num_cpus=args.num_cpus)
+    # Only now: starting Ray writes this process's environment (ours and `ray.init`'s own variables),
+    # and a write that adds a variable while another thread reads the environment can crash the
+    # process (seen: a segfault in glibc's getenv, in the calibration thread, 2 s into `make smoke`).
+    calibration = BackgroundCalibration(plan.experiments, plan.datasets) if args.estimate else None
     freeze_long_lived_objects()  # Ray, Tune, torch and the data are imported and loaded for the whole run
     try:
         problem = storage_problem(str(plan.request.storage), cluster.nodes, args.shared_storage)

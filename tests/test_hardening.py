@@ -336,6 +336,38 @@ def test_2_a_full_disk_during_the_grid_stops_it_with_one_message_and_exit_75(tmp
     assert f"--resume --name full --storage {tmp_path}" in error
 
 
+def test_the_calibration_thread_starts_only_once_ray_is_up(tmp_path, monkeypatch, orchestrate_module):
+    """`ray.init` adds variables to the process environment; a thread reading the environment
+    meanwhile can crash the process (a segfault in glibc's getenv, seen in the calibration thread),
+    so no thread of the run may be alive while Ray starts."""
+    import threading
+
+    import tsadbench.tuning.cluster as cluster
+    import tsadbench.tuning.estimate as estimate
+    import tsadbench.tuning.runner as runner
+
+    events = []
+
+    def start(*args, **kwargs):
+        events.append(("ray", sorted(t.name for t in threading.enumerate() if t.name == "calibration")))
+        return cluster.ClusterInfo("local", None, None, {"CPU": 2.0}, 1)
+
+    class RecordedCalibration(estimate.BackgroundCalibration):
+        def __init__(self, *args, **kwargs):
+            events.append(("calibration", []))
+            super().__init__(*args, **kwargs)
+
+    def full(plan, printer=print, estimate_s=None, board=None, work_s=None):
+        raise StorageFullError(str(plan.request.grid_dir / "mlp_autoencoder__synthetic"))
+
+    monkeypatch.setattr(cluster, "start_ray", start)
+    monkeypatch.setattr(cluster, "stop_ray", lambda: None)
+    monkeypatch.setattr(estimate, "BackgroundCalibration", RecordedCalibration)
+    monkeypatch.setattr(runner, "run_grid", full)
+    assert orchestrate_module.main(MLP + ["--storage", str(tmp_path), "--name", "order"]) == 75
+    assert events == [("ray", []), ("calibration", [])]
+
+
 def test_2_and_3_records_survive_a_damaged_snapshot(tmp_path):
     rng = np.random.default_rng(0)
     experiment = write_experiment(tmp_path, "mlp_autoencoder", "synthetic",

@@ -174,10 +174,11 @@ def calibrate(plan: ExperimentPlan, data: PreparedData) -> EpochSeconds:
 
 
 class BackgroundCalibration:
-    """`calibrate` every experiment in a daemon thread, started before Ray so that the calibration
-    epochs overlap Ray's start-up; `measure` (an `estimate_grid` measure) waits for the figures.
-    Timed while Ray's processes start, the epochs may read slower on a machine with few cores: the
-    estimate then errs on the long side."""
+    """`calibrate` every experiment in a daemon thread, so that the calibration epochs overlap what
+    the driver does between Ray's start and the plan; `measure` (an `estimate_grid` measure) waits
+    for the figures. Start it only once Ray is up: `ray.init` writes the process environment, which
+    another thread must not read meanwhile. Timed while Ray's own processes finish starting, the
+    epochs may read slower on a machine with few cores: the estimate then errs on the long side."""
 
     def __init__(self, experiments: list[ExperimentPlan], datasets: dict[str, PreparedData]):
         self._results: dict[str, tuple[float, float] | Exception] = {}
