@@ -35,8 +35,6 @@ from typing import Any, Callable
 import ray
 from ray.tune.search import ConcurrencyLimiter, Searcher
 
-
-
 Shape = tuple[tuple[str, float], ...]
 
 #: Seconds a reading of the cluster's resources is used before it is read again.

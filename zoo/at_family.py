@@ -239,7 +239,6 @@ class AnomalyAttention(nn.Module):
         sigma = self.sigma(x)
         return sigma, gaussian_density(self.distances, sigma)
 
-
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(output [B, L, d_model], series, prior)."""
         series, prior = self.associations(x)
